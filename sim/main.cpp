@@ -11,6 +11,7 @@
 
 int main(int argc, char** argv) {
   const char* which = argc > 1 ? argv[1] : "";
+  (void)which;  // unused when no simulator is built in
 #ifdef ROTOR_SIM_HAS_ECS
   if (std::strcmp(which, "ecs") == 0) {
     return rotor::sim::ecs_main(argc - 1, argv + 1);
