@@ -1,9 +1,9 @@
 #include "common/secret.h"
 
+#include <openssl/crypto.h>
 #include <string.h>  // explicit_bzero
-#include <sys/mman.h>
-#include <unistd.h>
 #include <cstring>
+#include <mutex>
 #include <new>
 
 namespace rotor {
@@ -22,9 +22,19 @@ void secure_wipe(std::string& text) noexcept {
 
 namespace {
 
-std::size_t page_size() noexcept {
-  static const auto size = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-  return size;
+// OpenSSL's secure heap: one mmap'ed arena, locked with mlock where RLIMIT_MEMLOCK allows,
+// marked MADV_DONTDUMP, with guard pages; a freed block is cleansed. Initialised on first use.
+constexpr std::size_t kSecureHeapBytes = std::size_t{1} << 20U;
+constexpr std::size_t kSecureHeapMinBlock = 32;
+
+void ensure_secure_heap() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (CRYPTO_secure_malloc_initialized() == 0) {
+      // 0 means no secure heap (then allocations below fall back to cleansed plain memory).
+      (void)CRYPTO_secure_malloc_init(kSecureHeapBytes, kSecureHeapMinBlock);
+    }
+  });
 }
 
 }  // namespace
@@ -33,17 +43,17 @@ Secret::Secret(std::size_t size) : size_(size) {
   if (size == 0) {
     return;
   }
-  const std::size_t page = page_size();
-  mapped_ = (size + page - 1) / page * page;
-  void* mapping =
-      mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mapping == MAP_FAILED) {
-    throw std::bad_alloc();
+  ensure_secure_heap();
+  storage_ = CRYPTO_secure_malloc(size, __FILE__, __LINE__);
+  if (storage_ != nullptr) {
+    locked_ = CRYPTO_secure_allocated(storage_) != 0;
+  } else {
+    // The arena is full: plain memory, still wiped on release (CRYPTO_secure_clear_free).
+    storage_ = CRYPTO_malloc(size, __FILE__, __LINE__);
+    if (storage_ == nullptr) {
+      throw std::bad_alloc();
+    }
   }
-  storage_ = mapping;
-  // Both are best effort: a secret must still work where RLIMIT_MEMLOCK is small.
-  locked_ = mlock(storage_, mapped_) == 0;
-  (void)madvise(storage_, mapped_, MADV_DONTDUMP);
 }
 
 Secret Secret::from(std::string_view text) {
@@ -61,10 +71,9 @@ Secret Secret::take(std::string&& text) {
 }
 
 Secret::Secret(Secret&& other) noexcept
-    : storage_(other.storage_), size_(other.size_), mapped_(other.mapped_), locked_(other.locked_) {
+    : storage_(other.storage_), size_(other.size_), locked_(other.locked_) {
   other.storage_ = nullptr;
   other.size_ = 0;
-  other.mapped_ = 0;
   other.locked_ = false;
 }
 
@@ -73,11 +82,9 @@ Secret& Secret::operator=(Secret&& other) noexcept {
     release();
     storage_ = other.storage_;
     size_ = other.size_;
-    mapped_ = other.mapped_;
     locked_ = other.locked_;
     other.storage_ = nullptr;
     other.size_ = 0;
-    other.mapped_ = 0;
     other.locked_ = false;
   }
   return *this;
@@ -91,14 +98,10 @@ void Secret::release() noexcept {
   if (storage_ == nullptr) {
     return;
   }
-  secure_wipe(storage_, mapped_);
-  if (locked_) {
-    (void)munlock(storage_, mapped_);
-  }
-  (void)munmap(storage_, mapped_);
+  // Cleanses the bytes, then frees them to the secure heap or the plain heap they came from.
+  CRYPTO_secure_clear_free(storage_, size_, __FILE__, __LINE__);
   storage_ = nullptr;
   size_ = 0;
-  mapped_ = 0;
   locked_ = false;
 }
 

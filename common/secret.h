@@ -1,9 +1,10 @@
 #pragma once
 // Memory for secrets. Two types, because they live differently:
-//  - Secret: a password, token or key. Its own page-aligned mapping, locked in RAM where the
-//    limits allow (mlock), excluded from core dumps (MADV_DONTDUMP), wiped with explicit_bzero on
-//    destruction. Non-copyable; prints as "[redacted]"; the bytes come out only through reveal(),
-//    which is used at the wire boundary and is easy to grep for.
+//  - Secret: a password, token or key. Kept in OpenSSL's secure heap (an arena locked in RAM
+//    where the limits allow, excluded from core dumps, guard pages around it), cleansed when
+//    released; if the arena is full, plain memory that is still cleansed. Non-copyable; prints as
+//    "[redacted]"; the bytes come out only through reveal(), which is used at the wire boundary and
+//    is easy to grep for.
 //  - WipingBuffer: a growable byte buffer for HTTP bodies and JSON text that may hold a secret.
 //    Heap memory, wiped whenever it is released (on growth and on destruction).
 
@@ -94,7 +95,7 @@ class Secret {
   [[nodiscard]] bool equals(const Secret& other) const noexcept;
   [[nodiscard]] bool equals(std::string_view other) const noexcept;
 
-  // True when the memory could be locked (mlock); false when RLIMIT_MEMLOCK refused it.
+  // True when the bytes live in the secure heap (not the plain-memory fallback).
   [[nodiscard]] bool locked() const noexcept { return locked_; }
 
  private:
@@ -103,7 +104,6 @@ class Secret {
 
   void* storage_ = nullptr;
   std::size_t size_ = 0;
-  std::size_t mapped_ = 0;
   bool locked_ = false;
 };
 

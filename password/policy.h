@@ -48,6 +48,8 @@ struct Policy {
 
   // A policy for an OS with its default username, the Safe profile, and every class required.
   static Policy for_os(OsFamily os, std::size_t length = 20, ApiProfile api = ApiProfile::Safe);
+
+  bool operator==(const Policy&) const = default;
 };
 
 // Why a policy cannot produce an acceptable password; empty when it can. Each entry is one
