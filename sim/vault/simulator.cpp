@@ -1,6 +1,7 @@
 #include "sim/vault/simulator.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <stdexcept>
 #include <thread>
@@ -29,6 +30,11 @@ class VaultSimulator::Impl {
       scheme_ = "http";
     }
     server_->set_payload_max_length(std::size_t{32} << 20U);
+    // httplib's default adds SO_REUSEPORT, which would let two simulators share a fixed port.
+    server_->set_socket_options([](socket_t sock) {
+      int yes = 1;
+      (void)setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     const auto handler = [this](const httplib::Request& request, httplib::Response& response) {
       serve(request, response);
     };
