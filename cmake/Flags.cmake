@@ -3,7 +3,7 @@ add_library(rotor_warnings INTERFACE)
 add_library(rotor::warnings ALIAS rotor_warnings)
 target_compile_options(rotor_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wconversion -Wsign-conversion -Wshadow -Wnon-virtual-dtor
-  -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wdouble-promotion
+  -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wdouble-promotion
   -Wformat=2 -Wimplicit-fallthrough)
 if(ROTOR_WERROR)
   target_compile_options(rotor_warnings INTERFACE -Werror)

@@ -26,9 +26,10 @@ template <typename T>
 struct WipingAllocator {
   using value_type = T;
   WipingAllocator() noexcept = default;
+  // Allocators convert implicitly between element types (the standard requires it).
   template <typename U>
-  WipingAllocator(const WipingAllocator<U>& /*other*/) noexcept {
-  }  // NOLINT(google-explicit-constructor)
+  WipingAllocator(const WipingAllocator<U>& /*other*/) noexcept {}  // NOLINT
+
   T* allocate(std::size_t count) { return std::allocator<T>{}.allocate(count); }
   void deallocate(T* pointer, std::size_t count) noexcept {
     secure_wipe(pointer, count * sizeof(T));

@@ -12,7 +12,7 @@ std::string_view to_string(ApiProfile profile) noexcept {
   switch (profile) {
     case ApiProfile::OtcSingle: return "OTC v2.1 single reset";
     case ApiProfile::EcsV1: return "v1 reset";
-    case ApiProfile::Safe: return "safe";
+    case ApiProfile::Safe: return "safe (every)";
   }
   return "safe";
 }
