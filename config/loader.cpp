@@ -890,7 +890,7 @@ PasswordSettings Loader::password(Map& map) {
   if (auto exclude = map.string("exclude_chars", false)) {
     const YAML::Mark at = map.find("exclude_chars")->value.Mark();
     if (!std::all_of(exclude->begin(), exclude->end(), [](char c) { return c > ' ' && c < 127; })) {
-      ctx_.error(at, "'exclude_chars' must hold printable ASCII characters only");
+      ctx_.error(at, "'exclude_chars' must hold visible ASCII characters only (no spaces)");
     } else {
       settings.exclude_chars = *exclude;
     }
@@ -1019,9 +1019,14 @@ std::optional<Policy> Loader::policy(const YAML::Node& node, const Config& confi
     }
   }
   YAML::Mark password_mark = map.mark();
+  bool password_readable = true;
   if (auto settings = map.map("password", false)) {
     password_mark = settings->mark();
+    const std::size_t before = ctx_.error_count();
     policy.password = password(*settings);
+    password_readable = ctx_.error_count() == before;
+  } else if (map.find("password") != nullptr) {
+    password_readable = false;
   }
   if (auto after = map.choice("after_reset", {"none", "reboot-soft", "reboot-hard"}, false)) {
     policy.after_reset = static_cast<AfterReset>(*after);
@@ -1043,7 +1048,7 @@ std::optional<Policy> Loader::policy(const YAML::Node& node, const Config& confi
   map.finish();
 
   // Can the password engine produce a password that the API will accept?
-  if (cloud != nullptr) {
+  if (cloud != nullptr && password_readable) {
     const password::ApiProfile api = api_profile(policy, cloud->flavor);
     std::string what;
     if (policy.mode == Mode::Shared && policy.select.os == OsSelector::Any) {

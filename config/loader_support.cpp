@@ -84,8 +84,9 @@ bool is_plain(const YAML::Node& node) {
 }
 
 YAML::Mark mark_of(const YAML::Node& node, const YAML::Mark& fallback) {
+  // A missing value (`key:`) is reported at its key, not at the next token.
   const YAML::Mark mark = node.Mark();
-  return (mark.is_null() || mark.line < 0) ? fallback : mark;
+  return (node.IsNull() || mark.is_null() || mark.line < 0) ? fallback : mark;
 }
 
 Map::Map(Context& ctx, const YAML::Node& node) : ctx_(ctx), mark_(node.Mark()) {

@@ -24,6 +24,7 @@ class Context {
   void error(const YAML::Mark& mark, std::string message);
   void error(const Position& where, std::string message);
   [[nodiscard]] bool has_errors() const { return !diagnostics_.empty(); }
+  [[nodiscard]] std::size_t error_count() const { return diagnostics_.size() + dropped_; }
   // Sorted by position, at most kMaxDiagnostics (plus one line saying how many were left out).
   [[nodiscard]] Diagnostics take();
 
