@@ -101,7 +101,8 @@ int ecs_main(int argc, char** argv) {
       if (slash == std::string::npos || colon2 == std::string::npos || colon2 < slash) {
         throw std::runtime_error("--iam-user must be domain/user:password-file");
       }
-      options.iam_users.push_back({spec.substr(0, slash), spec.substr(slash + 1, colon2 - slash - 1),
+      options.iam_users.push_back({spec.substr(0, slash),
+                                   spec.substr(slash + 1, colon2 - slash - 1),
                                    read_secret_file(spec.substr(colon2 + 1))});
     }
     options.verify_auth = !no_auth;

@@ -42,13 +42,20 @@ double unit_of(std::uint64_t x) {
 }
 
 double* rate_field(FaultRates& rates, std::string_view name) {
-  if (name == "server_error") return &rates.server_error;
-  if (name == "server_error_after") return &rates.server_error_after;
-  if (name == "throttle") return &rates.throttle;
-  if (name == "timeout_before") return &rates.timeout_before;
-  if (name == "timeout_after") return &rates.timeout_after;
-  if (name == "reset_before") return &rates.reset_before;
-  if (name == "reset_after") return &rates.reset_after;
+  if (name == "server_error")
+    return &rates.server_error;
+  if (name == "server_error_after")
+    return &rates.server_error_after;
+  if (name == "throttle")
+    return &rates.throttle;
+  if (name == "timeout_before")
+    return &rates.timeout_before;
+  if (name == "timeout_after")
+    return &rates.timeout_after;
+  if (name == "reset_before")
+    return &rates.reset_before;
+  if (name == "reset_after")
+    return &rates.reset_after;
   return nullptr;
 }
 
@@ -115,19 +122,20 @@ std::optional<FaultProfile> named_fault_profile(std::string_view name) {
 
 nlohmann::json to_json(const FaultProfile& profile) {
   const auto& r = profile.rates;
-  return {{"enabled", profile.enabled},
-          {"rates",
-           {{"server_error", r.server_error},
-            {"server_error_after", r.server_error_after},
-            {"throttle", r.throttle},
-            {"timeout_before", r.timeout_before},
-            {"timeout_after", r.timeout_after},
-            {"reset_before", r.reset_before},
-            {"reset_after", r.reset_after}}},
-          {"latency_ms", {{"min", profile.latency_min.count()}, {"max", profile.latency_max.count()}}},
-          {"rate_limit", {{"rps", profile.rate_limit_rps}, {"burst", profile.rate_limit_burst}}},
-          {"hold_ms", profile.hold.count()},
-          {"include_iam", profile.include_iam}};
+  return {
+      {"enabled", profile.enabled},
+      {"rates",
+       {{"server_error", r.server_error},
+        {"server_error_after", r.server_error_after},
+        {"throttle", r.throttle},
+        {"timeout_before", r.timeout_before},
+        {"timeout_after", r.timeout_after},
+        {"reset_before", r.reset_before},
+        {"reset_after", r.reset_after}}},
+      {"latency_ms", {{"min", profile.latency_min.count()}, {"max", profile.latency_max.count()}}},
+      {"rate_limit", {{"rps", profile.rate_limit_rps}, {"burst", profile.rate_limit_burst}}},
+      {"hold_ms", profile.hold.count()},
+      {"include_iam", profile.include_iam}};
 }
 
 Result<FaultProfile> apply_json(FaultProfile profile, const nlohmann::json& json) {
@@ -287,8 +295,9 @@ FaultInjector::Decision FaultInjector::decide(std::string_view method, std::stri
   const auto span = profile_.latency_max - profile_.latency_min;
   if (span.count() > 0 || profile_.latency_min.count() > 0) {
     const double u = unit_of(splitmix(base ^ 0x5bd1e995ULL));
-    decision.latency = profile_.latency_min + std::chrono::milliseconds(static_cast<long>(
-                                                  u * static_cast<double>(span.count() + 1)));
+    decision.latency =
+        profile_.latency_min +
+        std::chrono::milliseconds(static_cast<long>(u * static_cast<double>(span.count() + 1)));
   }
   return decision;
 }

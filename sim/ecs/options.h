@@ -73,7 +73,7 @@ struct EcsSimulatorOptions {
 struct PasswordRecord {
   std::string password;
   std::chrono::system_clock::time_point at;
-  std::string api;  // "reset-v2.1", "reset-v1", "batch", "sim"
+  std::string api;        // "reset-v2.1", "reset-v1", "batch", "sim"
   bool effective = true;  // false when the server has no plug-in (silently ignored)
 };
 
@@ -85,8 +85,8 @@ struct ServerSnapshot {
   std::vector<std::string> tags;  // "key=value"
   bool locked = false;
   bool plugin = true;
-  std::string current_password;        // accepted now
-  std::string after_restart_password;  // accepted after the next start/reboot
+  std::string current_password;         // accepted now
+  std::string after_restart_password;   // accepted after the next start/reboot
   std::vector<PasswordRecord> history;  // every password the reset APIs accepted
   int restarts = 0;
   [[nodiscard]] bool pending() const { return current_password != after_restart_password; }

@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <ctime>
 #include <map>
@@ -245,12 +245,14 @@ constexpr std::array<RouteSpec, 11> kRoutes{{
      "GET /v1/{project_id}/cloudservers/{server_id}/os-resetpwd-flag"},
     {"GET", "v1/*/cloudservers/detail", Route::ListDetail,
      "GET /v1/{project_id}/cloudservers/detail"},
-    {"GET", "v1/*/cloudservers/*", Route::ShowServer, "GET /v1/{project_id}/cloudservers/{server_id}"},
+    {"GET", "v1/*/cloudservers/*", Route::ShowServer,
+     "GET /v1/{project_id}/cloudservers/{server_id}"},
     {"POST", "v1/*/servers/resource_instances/action", Route::TagQueryOtc,
      "POST /v1/{project_id}/servers/resource_instances/action"},
     {"POST", "v1/*/cloudservers/resource_instances/action", Route::TagQueryHuawei,
      "POST /v1/{project_id}/cloudservers/resource_instances/action"},
-    {"POST", "v1/*/cloudservers/action", Route::Action, "POST /v1/{project_id}/cloudservers/action"},
+    {"POST", "v1/*/cloudservers/action", Route::Action,
+     "POST /v1/{project_id}/cloudservers/action"},
     {"GET", "v1/*/jobs/*", Route::ShowJob, "GET /v1/{project_id}/jobs/{job_id}"},
 }};
 
@@ -291,7 +293,9 @@ std::optional<Matched> match_route(std::string_view method, std::string_view pat
 
 }  // namespace
 
-std::string_view to_string(OsType os) noexcept { return os == OsType::Windows ? "Windows" : "Linux"; }
+std::string_view to_string(OsType os) noexcept {
+  return os == OsType::Windows ? "Windows" : "Linux";
+}
 
 std::string check_password_v1(std::string_view password) {
   if (password.size() < 8 || password.size() > 26) {
@@ -507,7 +511,8 @@ struct ServiceState {
   void advance_jobs(const EcsSimulatorOptions& options) {
     const SysTime now = clock.now();
     for (auto& [id, job] : jobs) {
-      if ((job.status == "INIT" || job.status == "RUNNING") && now - job.begin >= options.job_duration) {
+      if ((job.status == "INIT" || job.status == "RUNNING") &&
+          now - job.begin >= options.job_duration) {
         complete(job);
       }
     }
@@ -592,22 +597,29 @@ struct ServiceState {
 
   json job_json(const Job& job) const {
     auto sub_type = [&] {
-      if (job.action == "reboot") return "rebootServer";
-      if (job.action == "os-start") return "startServer";
+      if (job.action == "reboot")
+        return "rebootServer";
+      if (job.action == "os-start")
+        return "startServer";
       return "stopServer";
     }();
     auto job_type = [&] {
-      if (job.action == "reboot") return "batchRebootServer";
-      if (job.action == "os-start") return "batchStartServer";
+      if (job.action == "reboot")
+        return "batchRebootServer";
+      if (job.action == "os-start")
+        return "batchStartServer";
       return "batchStopServer";
     }();
-    auto nullable = [](const std::string& text) { return text.empty() ? json(nullptr) : json(text); };
+    auto nullable = [](const std::string& text) {
+      return text.empty() ? json(nullptr) : json(text);
+    };
     const json end = job.end ? json(iso_time(*job.end, 3)) : json(nullptr);
     json subs = json::array();
     std::string error_code;
     std::string fail_reason;
     for (const auto& sub : job.subs) {
-      const std::string status = job.status == "INIT" || job.status == "RUNNING" ? job.status : sub.status;
+      const std::string status =
+          job.status == "INIT" || job.status == "RUNNING" ? job.status : sub.status;
       json entities = {{"server_id", sub.server_id}};
       if (!sub.fail_reason.empty() && job.end) {
         entities["errorcode_message"] = sub.fail_reason;
@@ -735,10 +747,18 @@ bool EcsService::set_plugin(std::string_view id, bool plugin) {
   return server != nullptr;
 }
 
-void EcsService::set_faults(FaultProfile profile) { state_->faults.set_profile(std::move(profile)); }
-FaultProfile EcsService::faults() const { return state_->faults.profile(); }
-void EcsService::set_faults_enabled(bool enabled) { state_->faults.set_enabled(enabled); }
-void EcsService::force_fault(ForcedFault fault) { state_->faults.force(std::move(fault)); }
+void EcsService::set_faults(FaultProfile profile) {
+  state_->faults.set_profile(std::move(profile));
+}
+FaultProfile EcsService::faults() const {
+  return state_->faults.profile();
+}
+void EcsService::set_faults_enabled(bool enabled) {
+  state_->faults.set_enabled(enabled);
+}
+void EcsService::force_fault(ForcedFault fault) {
+  state_->faults.force(std::move(fault));
+}
 
 SimStats EcsService::stats() const {
   std::lock_guard lock(state_->mutex);
@@ -762,9 +782,13 @@ std::size_t EcsService::complete_jobs() {
   return count;
 }
 
-void EcsService::advance_clock(std::chrono::seconds by) { state_->clock.advance(by); }
+void EcsService::advance_clock(std::chrono::seconds by) {
+  state_->clock.advance(by);
+}
 
-std::chrono::system_clock::time_point EcsService::now() const { return state_->clock.now(); }
+std::chrono::system_clock::time_point EcsService::now() const {
+  return state_->clock.now();
+}
 
 json EcsService::servers_json() const {
   json list = json::array();
@@ -902,7 +926,9 @@ SimResponse iam_tokens(ServiceState& st, const EcsSimulatorOptions& opt, const S
 
 // ---- Resets (§1.1–1.4) ---------------------------------------------------------------------
 
-bool busy(const Server& server) { return !server.task_state.empty(); }
+bool busy(const Server& server) {
+  return !server.task_state.empty();
+}
 
 SimResponse reset_v21(ServiceState& st, const SimRequest& req, const std::string& id) {
   auto body = parse_body(req.body);
@@ -1039,7 +1065,8 @@ SimResponse batch_reset(ServiceState& st, const EcsSimulatorOptions& opt, const 
     if (server == nullptr) {
       failures.push_back({{"id", id}, {"error_code", "Ecs.0114"}, {"error_message", kNotExist}});
     } else if (server->s.locked) {
-      failures.push_back({{"id", id}, {"error_code", "Ecs.0605"}, {"error_message", "ECS locked."}});
+      failures.push_back(
+          {{"id", id}, {"error_code", "Ecs.0605"}, {"error_message", "ECS locked."}});
     } else if (busy(*server)) {
       failures.push_back({{"id", id},
                           {"error_code", "Ecs.0100"},
@@ -1055,8 +1082,9 @@ SimResponse batch_reset(ServiceState& st, const EcsSimulatorOptions& opt, const 
     }
   }
   if (!failures.empty()) {
-    return json_response(400, {{"error", {{"code", "Ecs.0611"}, {"message", "Batch operation failed."}}},
-                               {"internalError", std::move(failures)}});
+    return json_response(400,
+                         {{"error", {{"code", "Ecs.0611"}, {"message", "Batch operation failed."}}},
+                          {"internalError", std::move(failures)}});
   }
   json response = json::array();
   for (const Server* server : targets) {
@@ -1120,9 +1148,12 @@ SimResponse list_detail(ServiceState& st, const EcsSimulatorOptions& opt, const 
       }
       continue;
     }
-    if (!fuzzy_match(server.s.name, name)) continue;
-    if (!status.empty() && !status_matches(status, server.s.status)) continue;
-    if (!std::all_of(tags.begin(), tags.end(), [&](auto t) { return has_tag(server, t); })) continue;
+    if (!fuzzy_match(server.s.name, name))
+      continue;
+    if (!status.empty() && !status_matches(status, server.s.status))
+      continue;
+    if (!std::all_of(tags.begin(), tags.end(), [&](auto t) { return has_tag(server, t); }))
+      continue;
     if (std::any_of(not_tags.begin(), not_tags.end(), [&](auto t) { return has_tag(server, t); }))
       continue;
     matching.push_back(&server);
@@ -1233,8 +1264,10 @@ SimResponse tag_query(ServiceState& st, const SimRequest& req) {
   };
   std::vector<const Server*> matching;
   for (const auto& server : st.servers) {
-    if (!name_match.empty() && server.s.name.find(name_match) == std::string::npos) continue;
-    if (!std::all_of(tags->begin(), tags->end(), [&](const auto& c) { return satisfies(server, c); }))
+    if (!name_match.empty() && server.s.name.find(name_match) == std::string::npos)
+      continue;
+    if (!std::all_of(tags->begin(), tags->end(),
+                     [&](const auto& c) { return satisfies(server, c); }))
       continue;
     if (std::any_of(not_tags->begin(), not_tags->end(),
                     [&](const auto& c) { return satisfies(server, c); }))
@@ -1258,7 +1291,8 @@ SimResponse tag_query(ServiceState& st, const SimRequest& req) {
                          {"resource_detail", nullptr},
                          {"tags", std::move(tag_list)}});
   }
-  return json_response(200, {{"resources", std::move(resources)}, {"total_count", matching.size()}});
+  return json_response(200,
+                       {{"resources", std::move(resources)}, {"total_count", matching.size()}});
 }
 
 // ---- Actions and jobs (§6) -----------------------------------------------------------------
@@ -1377,8 +1411,10 @@ json stats_json(const SimStats& stats) {
 std::optional<ServerSpec> spec_from_json(const json& body) {
   ServerSpec spec;
   try {
-    if (body.contains("id")) spec.id = body["id"].get<std::string>();
-    if (body.contains("name")) spec.name = body["name"].get<std::string>();
+    if (body.contains("id"))
+      spec.id = body["id"].get<std::string>();
+    if (body.contains("name"))
+      spec.name = body["name"].get<std::string>();
     if (body.contains("os_type")) {
       const auto os = body["os_type"].get<std::string>();
       if (os != "Linux" && os != "Windows") {
@@ -1386,11 +1422,13 @@ std::optional<ServerSpec> spec_from_json(const json& body) {
       }
       spec.os_type = os == "Windows" ? OsType::Windows : OsType::Linux;
     }
-    if (body.contains("tags")) spec.tags = body["tags"].get<std::vector<std::string>>();
+    if (body.contains("tags"))
+      spec.tags = body["tags"].get<std::vector<std::string>>();
     spec.plugin = body.value("plugin", true);
     spec.locked = body.value("locked", false);
     spec.status = body.value("status", std::string("ACTIVE"));
-    if (body.contains("password")) spec.password = body["password"].get<std::string>();
+    if (body.contains("password"))
+      spec.password = body["password"].get<std::string>();
   } catch (const json::exception&) {
     return std::nullopt;
   }
@@ -1434,7 +1472,8 @@ SimResponse EcsService::handle(const SimRequest& req) {
       if (parts.size() >= 3) {
         const std::string id(parts[2]);
         if (parts.size() == 4 && parts[3] == "restart" && m == "POST") {
-          if (!restart_server(id)) return control_error(404, "no such server");
+          if (!restart_server(id))
+            return control_error(404, "no such server");
           return json_response(200, to_json(*server(id)));
         }
         if (parts.size() == 3 && m == "GET") {
@@ -1446,17 +1485,23 @@ SimResponse EcsService::handle(const SimRequest& req) {
         }
         if (parts.size() == 3 && m == "PATCH") {
           auto body = parse_body(req.body);
-          if (!body) return control_error(400, "invalid JSON");
+          if (!body)
+            return control_error(400, "invalid JSON");
           std::lock_guard lock(st.mutex);
           Server* found = st.find(id);
-          if (found == nullptr) return control_error(404, "no such server");
+          if (found == nullptr)
+            return control_error(404, "no such server");
           try {
-            if (body->contains("locked")) found->s.locked = (*body)["locked"].get<bool>();
-            if (body->contains("plugin")) found->s.plugin = (*body)["plugin"].get<bool>();
-            if (body->contains("status")) found->s.status = (*body)["status"].get<std::string>();
+            if (body->contains("locked"))
+              found->s.locked = (*body)["locked"].get<bool>();
+            if (body->contains("plugin"))
+              found->s.plugin = (*body)["plugin"].get<bool>();
+            if (body->contains("status"))
+              found->s.status = (*body)["status"].get<std::string>();
             if (body->contains("tags"))
               found->s.tags = (*body)["tags"].get<std::vector<std::string>>();
-            if (body->contains("name")) found->s.name = (*body)["name"].get<std::string>();
+            if (body->contains("name"))
+              found->s.name = (*body)["name"].get<std::string>();
           } catch (const json::exception&) {
             return control_error(400, "invalid field");
           }
@@ -1465,28 +1510,33 @@ SimResponse EcsService::handle(const SimRequest& req) {
       }
     } else if (parts.size() == 2 && parts[1] == "faults") {
       if (m == "GET") {
-        return json_response(200, {{"profile", to_json(faults())},
-                                   {"forced_pending", st.faults.forced_pending()}});
+        return json_response(
+            200, {{"profile", to_json(faults())}, {"forced_pending", st.faults.forced_pending()}});
       }
       if (m == "POST") {
         auto body = parse_body(req.body);
-        if (!body) return control_error(400, "invalid JSON");
+        if (!body)
+          return control_error(400, "invalid JSON");
         auto profile = apply_json(faults(), *body);
-        if (!profile) return control_error(400, profile.error().message());
+        if (!profile)
+          return control_error(400, profile.error().message());
         std::vector<ForcedFault> forced;
         if (auto it = body->find("force"); it != body->end()) {
-          if (!it->is_array()) return control_error(400, "force must be an array");
+          if (!it->is_array())
+            return control_error(400, "force must be an array");
           for (const auto& f : *it) {
             auto cls = fault_class_from(f.value("class", std::string()));
-            if (!f.is_object() || !cls) return control_error(400, "unknown fault class");
+            if (!f.is_object() || !cls)
+              return control_error(400, "unknown fault class");
             forced.push_back({*cls, f.value("method", std::string()),
                               f.value("path_contains", std::string()), f.value("count", 1)});
           }
         }
         set_faults(*profile);
-        for (auto& f : forced) force_fault(std::move(f));
-        return json_response(200, {{"profile", to_json(faults())},
-                                   {"forced_pending", st.faults.forced_pending()}});
+        for (auto& f : forced)
+          force_fault(std::move(f));
+        return json_response(
+            200, {{"profile", to_json(faults())}, {"forced_pending", st.faults.forced_pending()}});
       }
       if (m == "DELETE") {
         set_faults(FaultProfile{});
@@ -1494,7 +1544,8 @@ SimResponse EcsService::handle(const SimRequest& req) {
         return empty_response(204);
       }
     } else if (parts.size() == 2 && parts[1] == "stats") {
-      if (m == "GET") return json_response(200, stats_json(stats()));
+      if (m == "GET")
+        return json_response(200, stats_json(stats()));
       if (m == "DELETE") {
         reset_stats();
         return empty_response(204);
@@ -1552,13 +1603,14 @@ SimResponse EcsService::handle(const SimRequest& req) {
     if (token) {
       auto it = st.tokens.find(*token);
       if (it == st.tokens.end() || it->second.expires <= st.clock.now()) {
-        refused = gateway_error(
-            401, "APIGW.0301",
-            it == st.tokens.end() ? "Incorrect IAM authentication information: decrypt token fail"
-                                  : "Incorrect IAM authentication information: token expired",
-            request_id);
+        refused = gateway_error(401, "APIGW.0301",
+                                it == st.tokens.end()
+                                    ? "Incorrect IAM authentication information: decrypt token fail"
+                                    : "Incorrect IAM authentication information: token expired",
+                                request_id);
       } else if (it->second.project_id != url_project) {
-        refused = ecs_error(400, "Ecs.0023", "project_id in token mismatches with project_id in url.");
+        refused =
+            ecs_error(400, "Ecs.0023", "project_id in token mismatches with project_id in url.");
       }
     } else if (sig::find_header(req.headers, "authorization")) {
       sig::ReceivedRequest received{req.method, req.path, req.query, req.headers, req.body};
@@ -1622,9 +1674,9 @@ SimResponse EcsService::handle(const SimRequest& req) {
       count(res, fault_name);
       return res;
     case FaultClass::Throttle:
-      res = ecs_error(202, "Common.0024",
-                      options_.flavor == Flavor::Otc ? "Flow limit exceeded."
-                                                     : "exceeds flow over limit");
+      res = ecs_error(
+          202, "Common.0024",
+          options_.flavor == Flavor::Otc ? "Flow limit exceeded." : "exceeds flow over limit");
       res.delay = decision.latency;
       count(res, fault_name);
       return res;

@@ -26,7 +26,7 @@ struct ServiceState;
 
 struct SimRequest {
   std::string method;
-  std::string path;  // decoded
+  std::string path;   // decoded
   sig::Params query;  // decoded
   sig::Headers headers;
   std::string body;

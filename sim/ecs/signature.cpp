@@ -235,7 +235,8 @@ std::optional<std::chrono::system_clock::time_point> parse_sdk_date(std::string_
     return std::nullopt;
   }
   using namespace std::chrono;
-  const year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
+  const year_month_day date{std::chrono::year{year},
+                            std::chrono::month{static_cast<unsigned>(month)},
                             std::chrono::day{static_cast<unsigned>(day)}};
   if (!date.ok() || hour > 23 || minute > 59 || second > 60) {
     return std::nullopt;
@@ -293,8 +294,8 @@ std::optional<std::string> build_canonical(const ReceivedRequest& request,
 }  // namespace
 
 Verdict verify_with(const ReceivedRequest& request, const Authorization& auth,
-                    std::optional<std::string> secret_key, std::chrono::system_clock::time_point now,
-                    std::chrono::seconds window) {
+                    std::optional<std::string> secret_key,
+                    std::chrono::system_clock::time_point now, std::chrono::seconds window) {
   Verdict verdict;
   verdict.access_key = auth.access_key;
   if (!secret_key) {

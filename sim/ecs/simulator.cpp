@@ -1,8 +1,8 @@
 // The only translation unit of the ECS simulator that includes <httplib.h>.
 #include "sim/ecs/simulator.h"
 
-#include <httplib.h>
 #include <arpa/inet.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -70,7 +70,9 @@ void reset_connection(const httplib::Request& req) {
 
 EcsSimulator::EcsSimulator(EcsSimulatorOptions options) : service_(std::move(options)) {}
 
-EcsSimulator::~EcsSimulator() { stop(); }
+EcsSimulator::~EcsSimulator() {
+  stop();
+}
 
 std::string EcsSimulator::base_url() const {
   const auto& options = service_.options();
