@@ -88,7 +88,8 @@ test('ShowResetPasswordFlag answers the string "True" for a server with the plug
   const [server] = await simServers();
   const res = await client().showResetPasswordFlag(
     new ecs.ShowResetPasswordFlagRequest().withServerId(server.id));
-  assert.equal(res.resetpwdFlag, 'True');
+  // The SDK hands back the JSON object as parsed (snake_case keys).
+  assert.equal(res.resetpwd_flag ?? res.resetpwdFlag, 'True');
 });
 
 test('BatchResetServersPassword dry run validates without resetting', async () => {
@@ -145,10 +146,11 @@ test('BatchRebootServers returns a job; ShowJob reaches SUCCESS; the password is
   const started = await client().batchRebootServers(
     new ecs.BatchRebootServersRequest().withBody(
       new ecs.BatchRebootServersRequestBody().withReboot(option)));
-  assert.match(started.jobId, /^[0-9a-f]{32}$/);
+  const jobId = started.job_id ?? started.jobId;
+  assert.match(jobId, /^[0-9a-f]{32}$/);
   let job;
   for (let i = 0; i < 10; i++) {
-    job = await client().showJob(new ecs.ShowJobRequest().withJobId(started.jobId));
+    job = await client().showJob(new ecs.ShowJobRequest().withJobId(jobId));
     if (job.status === 'SUCCESS' || job.status === 'FAIL') break;
     assert.ok(['INIT', 'RUNNING'].includes(job.status));
   }
