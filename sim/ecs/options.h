@@ -110,6 +110,9 @@ struct SimStats {
   std::map<std::string, std::map<int, std::uint64_t>> by_route;
   std::map<std::string, std::uint64_t> faults;  // fault class → count
   std::uint64_t auth_refused = 0;
+  // SignedHeaders lists of accepted AK/SK requests ("content-type;host;x-project-id;x-sdk-date")
+  // → count: shows what a client actually signs.
+  std::map<std::string, std::uint64_t> signed_headers;
 };
 
 }  // namespace rotor::sim

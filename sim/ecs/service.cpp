@@ -1405,7 +1405,8 @@ json stats_json(const SimStats& stats) {
   return {{"requests", stats.requests},
           {"routes", std::move(routes)},
           {"faults", stats.faults},
-          {"auth_refused", stats.auth_refused}};
+          {"auth_refused", stats.auth_refused},
+          {"signed_headers", stats.signed_headers}};
 }
 
 std::optional<ServerSpec> spec_from_json(const json& body) {
@@ -1630,6 +1631,14 @@ SimResponse EcsService::handle(const SimRequest& req) {
                                 "Incorrect IAM authentication information: " + verdict.reason,
                                 request_id);
       } else {
+        std::string names;
+        if (auto parsed =
+                sig::parse_authorization(*sig::find_header(req.headers, "authorization"))) {
+          for (const auto& name : parsed->signed_headers) {
+            names += names.empty() ? name : ";" + name;
+          }
+        }
+        ++st.stats.signed_headers[names];
         auto header_project = sig::find_header(req.headers, "x-project-id");
         if ((header_project && *header_project != url_project) ||
             url_project != options_.project_id) {

@@ -190,4 +190,12 @@ test('a request signed with a wrong SK is refused with APIGW.0301', async () => 
   assert.equal(after.history.length, 0);
   const stats = await (await fetch(`${baseUrl}/_sim/stats`)).json();
   assert.ok(stats.auth_refused >= 1);
+  // What the SDK signed on the accepted requests: X-Project-Id and X-Sdk-Date always.
+  const lists = Object.keys(stats.signed_headers);
+  assert.ok(lists.length > 0);
+  for (const list of lists) {
+    assert.ok(list.split(';').includes('x-sdk-date'), list);
+    assert.ok(list.split(';').includes('x-project-id'), list);
+  }
+  assert.ok(lists.includes('content-type;host;x-project-id;x-sdk-date'), lists.join(' '));
 });
