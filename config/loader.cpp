@@ -818,7 +818,9 @@ Selector Loader::selector(Map& map) {
       continue;
     }
     std::vector<std::pair<std::string, YAML::Mark>> seen;
-    for (const auto& [id, at] : *items) {
+    for (const auto& item : *items) {
+      const std::string& id = item.first;
+      const YAML::Mark& at = item.second;
       if (!is_uuid(id)) {
         ctx_.error(at, "'" + shown(id) + "' in '" + std::string(key) +
                            "' is not a server ID (expected a UUID)");
@@ -871,7 +873,9 @@ PasswordSettings Loader::password(Map& map) {
         {"lower", password::CharClass::Lower},
         {"digit", password::CharClass::Digit},
         {"special", password::CharClass::Special}};
-    for (const auto& [name, at] : *classes) {
+    for (const auto& item : *classes) {
+      const std::string& name = item.first;
+      const YAML::Mark& at = item.second;
       const auto found = std::find_if(kClasses.begin(), kClasses.end(),
                                       [&name](const auto& entry) { return entry.first == name; });
       if (found == kClasses.end()) {
