@@ -10,7 +10,8 @@
 namespace rotor::vault {
 
 using detail::ScopedJson;
-using nlohmann::json;
+using json = detail::Json;
+using detail::to_std;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using std::chrono::steady_clock;
@@ -148,7 +149,7 @@ std::map<std::string, std::string> string_map(const json& value) {
     return out;
   }
   for (const auto& [key, item] : value.items()) {
-    out[key] = item.is_string() ? item.get<std::string>() : item.dump();
+    out[to_std(key)] = to_std(item);
   }
   return out;
 }
@@ -342,7 +343,7 @@ struct VaultClient::State {
     }
     for (const auto& warning : *warnings) {
       if (warning.is_string()) {
-        log->warn("vault warning path=/v1/{} warning=\"{}\"", path, warning.get<std::string>());
+        log->warn("vault warning path=/v1/{} warning=\"{}\"", path, to_std(warning));
       }
     }
   }
@@ -408,11 +409,12 @@ struct VaultClient::State {
     }
     auto client_token = auth->find("client_token");
     if (client_token == auth->end() || !client_token->is_string() ||
-        client_token->get_ref<const std::string&>().empty()) {
+        client_token->get_ref<const detail::WipedString&>().empty()) {
       return fail(ErrorCode::BadResponse, "POST /v1/{}: answer has no client_token", path);
     }
     if (from_login) {
-      token = Secret::from(client_token->get_ref<const std::string&>());
+      const auto& text = client_token->get_ref<const detail::WipedString&>();
+      token = Secret::from(std::string_view(text.data(), text.size()));
     }
     const auto ttl = detail::get_int(*auth, "lease_duration").value_or(0);
     const bool renewable = detail::get_bool(*auth, "renewable").value_or(false);
@@ -420,7 +422,7 @@ struct VaultClient::State {
     if (auto policies = auth->find("policies"); policies != auth->end() && policies->is_array()) {
       for (const auto& p : *policies) {
         if (p.is_string()) {
-          info.policies.push_back(p.get<std::string>());
+          info.policies.push_back(to_std(p));
         }
       }
     }
@@ -431,7 +433,7 @@ struct VaultClient::State {
       log_warnings(body, path);
       if (auto warnings = body.find("warnings"); warnings != body.end() && warnings->is_array()) {
         for (const auto& w : *warnings) {
-          capped = capped || (w.is_string() && contains_ci(w.get<std::string>(), "capped"));
+          capped = capped || (w.is_string() && contains_ci(to_std(w), "capped"));
         }
       }
       capped = capped || ttl < requested_ttl;
@@ -463,7 +465,7 @@ struct VaultClient::State {
     if (auto policies = data.find("policies"); policies != data.end() && policies->is_array()) {
       for (const auto& p : *policies) {
         if (p.is_string()) {
-          info.policies.push_back(p.get<std::string>());
+          info.policies.push_back(to_std(p));
         }
       }
     }
@@ -787,19 +789,18 @@ Result<KvSecret> VaultClient::read(const std::string& path, std::optional<std::u
     secret.custom_metadata = string_map(*custom);
   }
   if (auto fields = data->find("data"); fields != data->end() && fields->is_object()) {
-    for (auto& [key, value] : fields->items()) {
-      if (value.is_string()) {
-        auto& text = *value.get_ptr<std::string*>();
-        if (s.sensitive(key)) {
-          secret.data.secrets.emplace(key, Secret::from(text));
-        } else {
-          secret.data.plain.emplace(key, text);
-        }
-      } else if (s.sensitive(key)) {
-        std::string dumped = value.dump();
-        secret.data.secrets.emplace(key, Secret::take(std::move(dumped)));
+    for (auto& [wiped_key, value] : fields->items()) {
+      const std::string key = to_std(wiped_key);
+      if (!s.sensitive(key)) {
+        secret.data.plain.emplace(key, to_std(value));
+      } else if (value.is_string()) {
+        const auto& text = value.get_ref<const detail::WipedString&>();
+        secret.data.secrets.emplace(key, Secret::from(std::string_view(text.data(), text.size())));
       } else {
-        secret.data.plain.emplace(key, value.dump());
+        auto dumped = value.dump();  // a WipedString: wiped when released
+        secret.data.secrets.emplace(key,
+                                    Secret::from(std::string_view(dumped.data(), dumped.size())));
+        secure_wipe(dumped.data(), dumped.size());
       }
     }
   }
@@ -926,7 +927,7 @@ Result<void> VaultClient::write_metadata(const std::string& path, const KvMetada
   if (auto ok = check_path(path, false); !ok) {
     return fail(ok.error());
   }
-  json body = json::object();
+  nlohmann::json body = nlohmann::json::object();
   if (update.max_versions) {
     body["max_versions"] = *update.max_versions;
   }
@@ -981,7 +982,7 @@ Result<std::vector<std::string>> VaultClient::list(const std::string& folder) {
       data.is_object() && found != data.end() && found->is_array()) {
     for (const auto& key : *found) {
       if (key.is_string()) {
-        keys.push_back(key.get<std::string>());
+        keys.push_back(to_std(key));
       }
     }
   }

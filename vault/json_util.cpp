@@ -2,9 +2,11 @@
 
 namespace rotor::vault::detail {
 
-void wipe_json(nlohmann::json& value) noexcept {
+void wipe_json(Json& value) noexcept {
   if (value.is_string()) {
-    secure_wipe(*value.get_ptr<std::string*>());
+    auto& text = *value.get_ptr<WipedString*>();
+    secure_wipe(text.data(), text.size());
+    text.clear();
   } else if (value.is_structured()) {
     for (auto& item : value) {
       wipe_json(item);
@@ -14,9 +16,9 @@ void wipe_json(nlohmann::json& value) noexcept {
 
 Result<ScopedJson> parse_body(std::string_view body) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    return ScopedJson(nlohmann::json());
+    return ScopedJson(Json());
   }
-  auto parsed = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+  auto parsed = Json::parse(body.begin(), body.end(), nullptr, false);
   if (parsed.is_discarded()) {
     return fail(ErrorCode::BadResponse, "body is not JSON ({} bytes)", body.size());
   }
@@ -69,7 +71,7 @@ std::string strip_multierror(std::string_view text) {
   return joined.empty() ? std::string(text) : joined;
 }
 
-std::string error_text(const nlohmann::json& body) {
+std::string error_text(const Json& body) {
   constexpr std::size_t kMaxLength = 300;
   std::string text;
   if (!body.is_object()) {
@@ -86,7 +88,7 @@ std::string error_text(const nlohmann::json& body) {
     if (!text.empty()) {
       text += "; ";
     }
-    text += strip_multierror(item.get_ref<const std::string&>());
+    text += strip_multierror(item.get_ref<const WipedString&>());
   }
   std::string clean;
   for (const char c : text) {
@@ -101,7 +103,7 @@ std::string error_text(const nlohmann::json& body) {
   return clean;
 }
 
-std::optional<std::string> get_string(const nlohmann::json& object, std::string_view key) {
+std::optional<std::string> get_string(const Json& object, std::string_view key) {
   if (!object.is_object()) {
     return std::nullopt;
   }
@@ -109,10 +111,10 @@ std::optional<std::string> get_string(const nlohmann::json& object, std::string_
   if (found == object.end() || !found->is_string()) {
     return std::nullopt;
   }
-  return found->get<std::string>();
+  return to_std(*found);
 }
 
-std::optional<std::int64_t> get_int(const nlohmann::json& object, std::string_view key) {
+std::optional<std::int64_t> get_int(const Json& object, std::string_view key) {
   if (!object.is_object()) {
     return std::nullopt;
   }
@@ -129,7 +131,7 @@ std::optional<std::int64_t> get_int(const nlohmann::json& object, std::string_vi
   return std::nullopt;
 }
 
-std::optional<bool> get_bool(const nlohmann::json& object, std::string_view key) {
+std::optional<bool> get_bool(const Json& object, std::string_view key) {
   if (!object.is_object()) {
     return std::nullopt;
   }

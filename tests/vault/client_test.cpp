@@ -753,7 +753,8 @@ TEST_F(VaultClientTest, NoSecretInLogsOrErrors) {
 
 // Parsed documents are wiped: every string in the tree is emptied.
 TEST(VaultJsonTest, WipeJsonEmptiesStrings) {
-  json doc = json::parse(R"({"a":"secret","b":["x",{"c":"long secret value here"}],"n":1})");
+  auto doc =
+      detail::Json::parse(R"({"a":"secret","b":["x",{"c":"long secret value here"}],"n":1})");
   detail::wipe_json(doc);
   EXPECT_EQ(doc["a"], "");
   EXPECT_EQ(doc["b"][0], "");
