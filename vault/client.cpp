@@ -516,6 +516,9 @@ VaultClient::~VaultClient() = default;
 
 Result<void> VaultClient::start() {
   auto& s = *state_;
+  if (auto valid = validate(s.config); !valid) {
+    return fail(valid.error());
+  }
   if (auto ready = wait_until_ready(); !ready) {
     return fail(ready.error());
   }

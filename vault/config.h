@@ -3,8 +3,12 @@
 // Durations are std::chrono types; nothing in here is a secret (credentials live in auth.h).
 
 #include <chrono>
+#include <cstdlib>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "common/error.h"
 
 namespace rotor::vault {
 
@@ -35,6 +39,19 @@ struct VaultConfig {
   // Field names containing one of these substrings (case-insensitive) are read into Secret;
   // the others are plain strings. See docs/vault.md.
   std::vector<std::string> sensitive_field_markers = {"password", "secret", "token", "key"};
+  // Plain http:// is refused unless the host is loopback (a simulator) or this is set.
+  bool allow_plain_http = false;
 };
+
+// Reads an environment variable; injectable so that tests need not touch the real environment.
+using EnvLookup = std::function<const char*(const char*)>;
+
+// Applies VAULT_ADDR, VAULT_CACERT and VAULT_NAMESPACE when they are set and not empty.
+// (VAULT_TOKEN is read by the caller and handed over with token_from_value().)
+void apply_environment(VaultConfig& config, const EnvLookup& lookup = &std::getenv);
+
+// Checks the config: an http(s) address without a path, a plain-http address only for loopback
+// (or with allow_plain_http), a mount name without slashes, positive timeouts and attempts.
+Result<void> validate(const VaultConfig& config);
 
 }  // namespace rotor::vault
