@@ -491,7 +491,7 @@ Result<std::vector<TaggedServer>> EcsClient::servers_by_tags(std::span<const Tag
                           {"tags", tag_list},
                           {"limit", std::to_string(limit)},
                           {"offset", std::to_string(found.size())}};
-    const WipingBuffer body(request.dump());
+    const WipingBuffer body(request.dump(-1, ' ', false, json::error_handler_t::replace));
     Exchange exchange = execute(HttpMethod::Post, path, {}, &body, true, {});
     if (!exchange.status.accepted() || !exchange.response) {
       return fail(exchange.status.error ? *exchange.status.error
@@ -514,7 +514,8 @@ Result<std::vector<TaggedServer>> EcsClient::servers_by_tags(std::span<const Tag
       found.push_back(std::move(server));
     }
     std::size_t total = 0;
-    const bool counted = answer.contains("total_count") && answer["total_count"].is_number();
+    const bool counted =
+        answer.contains("total_count") && answer["total_count"].is_number_unsigned();
     if (counted) {
       total = answer["total_count"].get<std::size_t>();
     }

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -175,6 +177,20 @@ class CurlTransportTest : public ::testing::Test {
                                  return false;
                                });
     });
+    routes.Get("/gate", [this](const httplib::Request&, httplib::Response& res) {
+      // Holds the first requests until `gate_width_` of them are in flight at once, then lets
+      // everything through; records the most seen in flight.
+      std::unique_lock lock(gate_mutex_);
+      ++in_flight_;
+      max_in_flight_ = std::max(max_in_flight_, in_flight_);
+      if (in_flight_ >= gate_width_) {
+        gate_open_ = true;
+        gate_cv_.notify_all();
+      }
+      gate_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return gate_open_; });
+      --in_flight_;
+      res.set_content("through", "text/plain");
+    });
     routes.Get("/stall", [this](const httplib::Request&, httplib::Response& res) {
       release_.wait();  // holds the answer until the test is over
       res.set_content("late", "text/plain");
@@ -187,6 +203,12 @@ class CurlTransportTest : public ::testing::Test {
   }
 
   std::unique_ptr<LoopbackServer> server_;
+  std::mutex gate_mutex_;
+  std::condition_variable gate_cv_;
+  int gate_width_ = 3;
+  int in_flight_ = 0;
+  int max_in_flight_ = 0;
+  bool gate_open_ = false;
   std::promise<void> release_promise_;
   std::shared_future<void> release_ = release_promise_.get_future().share();
 };
@@ -345,6 +367,24 @@ TEST_F(CurlTransportTest, SendAllKeepsOrderAndReportsEachResult) {
   EXPECT_EQ(results[10]->status, 404);
   ASSERT_FALSE(results[11]);
   EXPECT_EQ(results[11].error().code(), ErrorCode::ConnectFailed);
+}
+
+// send_all never has more than max_in_flight transfers open, and does use that many.
+TEST_F(CurlTransportTest, SendAllBoundsRequestsInFlight) {
+  CurlOptions options = loopback_options();
+  options.max_in_flight = 3;
+  CurlTransport transport(options);
+  std::vector<HttpRequest> requests;
+  for (int i = 0; i < 12; ++i) {
+    requests.push_back(get(server_->url("http", "/gate")));
+  }
+  auto results = transport.send_all(requests);
+  for (auto& result : results) {
+    ASSERT_TRUE(result) << result.error().to_string();
+    EXPECT_EQ(result->body.view(), "through");
+  }
+  std::lock_guard lock(gate_mutex_);
+  EXPECT_EQ(max_in_flight_, 3);
 }
 
 // send() may be called from many threads at once.
