@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config git ca-certificates openssl
   libcurl4-openssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   prometheus-cpp-dev libsystemd-dev libcli11-dev libssl-dev libcpp-httplib-dev
-  libexpected-dev libhowardhinnant-date-dev
+  libexpected-dev libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
   clang clang-format clang-tidy libclang-rt-14-dev
   nodejs
