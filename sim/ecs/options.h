@@ -64,7 +64,7 @@ struct EcsSimulatorOptions {
   // Batch reset with some failing servers: apply the password to the others (true; the harder
   // case for a client) or to none.
   bool partial_batch_applies = true;
-  std::size_t threads = 32;
+  std::size_t threads = 64;
   // Time source for X-Sdk-Date checks, token expiry, jobs and the rate limit; not owned.
   // nullptr = the system clock.
   const Clock* clock = nullptr;

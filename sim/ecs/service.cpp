@@ -9,9 +9,11 @@
 #include <atomic>
 #include <cctype>
 #include <ctime>
+#include <list>
 #include <map>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 
 #include "common/log.h"
 #include "common/secret.h"
@@ -419,7 +421,8 @@ struct ServiceState {
   FaultInjector faults;
   mutable std::mutex mutex;
   std::uint64_t rng;
-  std::vector<Server> servers;
+  std::list<Server> servers;  // in creation order; iterators stay valid
+  std::unordered_map<std::string, std::list<Server>::iterator> index;
   std::map<std::string, Job, std::less<>> jobs;
   std::map<std::string, Token, std::less<>> tokens;
   SimStats stats;
@@ -446,12 +449,26 @@ struct ServiceState {
   std::string initial_password() { return "Init-" + hex(10) + "!Zq7"; }
 
   Server* find(std::string_view id) {
-    for (auto& server : servers) {
-      if (server.s.id == id) {
-        return &server;
-      }
+    auto it = index.find(std::string(id));
+    return it == index.end() ? nullptr : &*it->second;
+  }
+
+  Server& insert(Server server) {
+    erase(server.s.id);
+    servers.push_back(std::move(server));
+    auto it = std::prev(servers.end());
+    index.emplace(it->s.id, it);
+    return *it;
+  }
+
+  bool erase(std::string_view id) {
+    auto it = index.find(std::string(id));
+    if (it == index.end()) {
+      return false;
     }
-    return nullptr;
+    servers.erase(it->second);
+    index.erase(it);
+    return true;
   }
 
   void apply_restart(Server& server) {
@@ -673,7 +690,7 @@ EcsService::EcsService(EcsSimulatorOptions options)
     spec.plugin = !(st.unit() < fleet.no_plugin_share);
     spec.locked = st.unit() < fleet.locked_share;
     spec.status = st.unit() < fleet.stopped_share ? "SHUTOFF" : "ACTIVE";
-    st.servers.push_back(st.make_server(spec));
+    st.insert(st.make_server(spec));
   }
 }
 
@@ -701,20 +718,12 @@ std::optional<ServerSnapshot> EcsService::server(std::string_view id) const {
 
 std::string EcsService::add_server(const ServerSpec& spec) {
   std::lock_guard lock(state_->mutex);
-  state_->servers.push_back(state_->make_server(spec));
-  return state_->servers.back().s.id;
+  return state_->insert(state_->make_server(spec)).s.id;
 }
 
 bool EcsService::delete_server(std::string_view id) {
   std::lock_guard lock(state_->mutex);
-  auto& servers = state_->servers;
-  const auto it =
-      std::find_if(servers.begin(), servers.end(), [&](const Server& s) { return s.s.id == id; });
-  if (it == servers.end()) {
-    return false;
-  }
-  servers.erase(it);
-  return true;
+  return state_->erase(id);
 }
 
 bool EcsService::restart_server(std::string_view id) {

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "sim/ecs/signature.h"
+#include "tests/support/log_capture.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/test_tls.h"
 
@@ -275,6 +276,7 @@ TEST_F(EcsSimulatorTest, ListsServersByPage) {
 // v2.1 reset: 200, no body, Nova-style errors; v1 reset: 204, Ecs-style errors, is_check_password.
 // The password becomes effective only after a restart.
 TEST_F(EcsSimulatorTest, ResetsSingleServers) {
+  testing::LogCapture logs;
   start();
   const std::string id = add("app-1");
   const std::string locked = add("app-locked", true, true);
@@ -323,6 +325,8 @@ TEST_F(EcsSimulatorTest, ResetsSingleServers) {
   ASSERT_TRUE(sim_->restart_server(id));
   EXPECT_EQ(sim_->server(id)->current_password, "Str0ng-Pass.w0rd");
   EXPECT_FALSE(sim_->server(id)->pending());
+  EXPECT_FALSE(logs.contains("Str0ng-Pass.w0rd"));  // the oracle keeps passwords out of logs
+  EXPECT_FALSE(logs.contains(kSk));
 }
 
 // §1.3/1.4: dry run validates and changes nothing; per-server failures come back as error +
