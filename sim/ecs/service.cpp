@@ -378,6 +378,9 @@ struct Server {
   SysTime created;
   SysTime updated;
   std::string job_id;  // a running job acting on this server
+  // The serialised server object of the last listing, and what it was built from.
+  mutable std::string cached_text;
+  mutable std::string cached_key;
 };
 
 struct SubJob {
@@ -610,6 +613,27 @@ struct ServiceState {
             {"enterprise_project_id", "0"},
             {"sys_tags", json::array({{{"key", "_sys_enterprise_project_id"}, {"value", "0"}}})},
             {"metadata", std::move(metadata)}};
+  }
+
+  // server_json() as text, rebuilt only when a field it shows has changed (listing thousands
+  // of servers is the hot path of every tick of the daemon under test).
+  const std::string& server_text(const Server& server, const std::string& project_id) const {
+    std::string key = server.s.name;
+    key += '\0';
+    key += server.s.status;
+    key += '\0';
+    key += server.task_state;
+    key += server.s.locked ? "\1" : "\0";
+    for (const auto& tag : server.s.tags) {
+      key += tag;
+      key += '\0';
+    }
+    key += std::to_string(server.updated.time_since_epoch().count());
+    if (key != server.cached_key || server.cached_text.empty()) {
+      server.cached_text = server_json(server, project_id).dump();
+      server.cached_key = std::move(key);
+    }
+    return server.cached_text;
   }
 
   json job_json(const Job& job) const {
@@ -1167,13 +1191,20 @@ SimResponse list_detail(ServiceState& st, const EcsSimulatorOptions& opt, const 
       continue;
     matching.push_back(&server);
   }
-  json list = json::array();
+  SimResponse res;
+  res.status = 200;
+  res.content_type = std::string(kJson);
+  res.body = "{\"count\":" + std::to_string(matching.size()) + ",\"servers\":[";
   const auto first = static_cast<std::size_t>((page - 1) * limit);
   for (std::size_t i = first; i < matching.size() && i < first + static_cast<std::size_t>(limit);
        ++i) {
-    list.push_back(st.server_json(*matching[i], opt.project_id));
+    if (i != first) {
+      res.body += ',';
+    }
+    res.body += st.server_text(*matching[i], opt.project_id);
   }
-  return json_response(200, {{"count", matching.size()}, {"servers", std::move(list)}});
+  res.body += "]}";
+  return res;
 }
 
 SimResponse show_server(ServiceState& st, const EcsSimulatorOptions& opt, const std::string& id) {
