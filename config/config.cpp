@@ -272,6 +272,7 @@ std::string to_yaml(const Config& config, const SummaryOptions& options) {
   if (vault.ca_file) {
     out << "  ca_file: " << yaml_quote(vault.ca_file->string()) << '\n';
   }
+  out << "  timeout: " << format_duration(vault.timeout) << '\n';
   out << "  auth:\n";
   if (vault.auth.method == VaultAuthMethod::Token) {
     out << "    method: token\n";

@@ -63,6 +63,7 @@ struct VaultSettings {
   std::string address;
   std::string namespace_name;  // empty: none
   std::optional<std::filesystem::path> ca_file;
+  std::chrono::seconds timeout{30};  // per request
   VaultAuth auth;
   VaultKv kv;
   // The environment variables that overrode the file (VAULT_ADDR, …), in that order.

@@ -182,6 +182,9 @@ std::string check_url(std::string_view url, bool allow_loopback_http) {
     return "expected https://HOST[:PORT]";
   }
   const std::size_t slash = rest.find('/');
+  if (slash != std::string_view::npos && slash + 1 != rest.size()) {
+    return "expected https://HOST[:PORT] without a path";
+  }
   std::string_view authority = rest.substr(0, slash);
   std::string_view host = authority;
   if (!authority.empty() && authority.front() == '[') {
@@ -565,6 +568,10 @@ VaultSettings Loader::vault(Map* map, const YAML::Mark& root_mark) {
         settings.auth.role_id = secret(*auth, "role_id", true);
         settings.auth.secret_id = secret(*auth, "secret_id", true);
         if (auto mount = nonempty_string(*auth, "mount", false)) {
+          if (mount->find('/') != std::string::npos) {
+            ctx_.error(auth->find("mount")->value.Mark(),
+                       "'mount' (" + shown(*mount) + ") must not contain '/'");
+          }
           settings.auth.approle_mount = *mount;
         }
         for (std::string_view other : {"token", "token_file"}) {
@@ -584,11 +591,15 @@ VaultSettings Loader::vault(Map* map, const YAML::Mark& root_mark) {
       }
       auth->finish();
     }
+    if (auto timeout =
+            map->duration("timeout", std::chrono::seconds{1}, std::chrono::seconds{600}, false)) {
+      settings.timeout = *timeout;
+    }
     if (auto kv = map->map("kv", false)) {
       if (auto mount = nonempty_string(*kv, "mount", false)) {
-        if (mount->front() == '/' || mount->back() == '/') {
+        if (mount->find('/') != std::string::npos) {
           ctx_.error(kv->find("mount")->value.Mark(),
-                     "'mount' (" + shown(*mount) + ") must not start or end with '/'");
+                     "'mount' (" + shown(*mount) + ") must not contain '/'");
         } else {
           settings.kv.mount = *mount;
         }
