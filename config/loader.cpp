@@ -701,6 +701,14 @@ std::optional<Cloud> Loader::cloud(const std::string& name, const YAML::Mark& ke
          {std::pair<std::string_view, std::string*>{"ecs", &cloud.ecs_endpoint},
           std::pair<std::string_view, std::string*>{"iam", &cloud.iam_endpoint}}) {
       if (auto url = endpoints->string(key, false)) {
+        // IAM URLs are often written with the API version; the client adds it itself.
+        for (std::string_view suffix : {"/v3/", "/v3"}) {
+          if (key == "iam" && url->size() > suffix.size() &&
+              url->compare(url->size() - suffix.size(), suffix.size(), suffix) == 0) {
+            url->resize(url->size() - suffix.size());
+            break;
+          }
+        }
         if (const std::string reason = check_url(*url, true); !reason.empty()) {
           ctx_.error(endpoints->find(key)->value.Mark(),
                      "invalid URL for '" + std::string(key) + "' (" + shown(*url) + "): " + reason);

@@ -98,6 +98,20 @@ TEST_F(LoaderTest, HuaweiEndpointsDefault) {
   EXPECT_EQ(result->cloud("otc-eu-de")->ecs_endpoint, "https://ecs.eu-de.myhuaweicloud.com");
 }
 
+// Explicit endpoints replace the defaults; an IAM URL may carry the API version, which is dropped.
+TEST_F(LoaderTest, ExplicitEndpoints) {
+  const LoadResult result = parse_config(
+      replace(
+          kBase, "    region: eu-de\n",
+          "    region: eu-ch2\n    endpoints:\n      ecs: https://ecs.eu-ch2.sc.otc.t-systems.com\n"
+          "      iam: https://iam-pub.eu-ch2.sc.otc.t-systems.com/v3\n"),
+      "rotor.yaml", options());
+  ASSERT_TRUE(result.has_value()) << errors(result);
+  EXPECT_EQ(result->cloud("otc-eu-de")->ecs_endpoint, "https://ecs.eu-ch2.sc.otc.t-systems.com");
+  EXPECT_EQ(result->cloud("otc-eu-de")->iam_endpoint,
+            "https://iam-pub.eu-ch2.sc.otc.t-systems.com");
+}
+
 // VAULT_ADDR, VAULT_CACERT, VAULT_NAMESPACE and VAULT_TOKEN win over the file.
 TEST_F(LoaderTest, EnvironmentWinsOverFile) {
   const LoadResult result = parse_config(kBase, "rotor.yaml",
