@@ -344,6 +344,15 @@ class CurlTransport::Impl {
     set(curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L));
     set(curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L));
     set(curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L));
+    // libcurl silently re-sends a request whose reused connection died before any answer byte,
+    // even when the peer may already have acted on it. Harmless for idempotent requests; for the
+    // others a fresh connection makes that failure visible (ConnectionLost, outcome Unknown).
+    const bool repeatable = request.idempotent || request.method == HttpMethod::Get ||
+                            request.method == HttpMethod::Head ||
+                            request.method == HttpMethod::List;
+    if (!repeatable) {
+      set(curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L));
+    }
     const auto timeout = request.timeout.count() > 0 ? request.timeout : options_.default_timeout;
     set(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                          static_cast<long>(options_.connect_timeout.count())));        // NOLINT

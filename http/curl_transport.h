@@ -7,6 +7,9 @@
 //  - send() is thread-safe: easy handles come from a small pool and are reused, so connections are
 //    kept alive between calls. send_all() drives up to `max_in_flight` transfers at once on the
 //    multi interface (calls to send_all are serialised; send() may run beside them).
+//  - Requests that are not idempotent (HttpRequest::idempotent false and not GET/HEAD/LIST) go on
+//    a fresh connection: libcurl re-sends a request silently when a reused connection dies before
+//    the answer, which must not happen to a request the peer may already have executed.
 // Transport failures map to ErrorCodes that say whether anything reached the peer:
 //  ConnectFailed (nothing sent) · TlsFailed (handshake failed, nothing sent) · Timeout (after the
 //  connection was up: the peer may have acted) · ConnectionLost · ResponseTooLarge ·

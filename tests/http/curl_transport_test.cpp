@@ -98,6 +98,88 @@ class SilentCloser {
   std::thread thread_;
 };
 
+// A raw HTTP/1.1 server: answers the first request with a kept-alive 200, then closes every
+// later connection right after reading its request (as if it had acted and then crashed). Counts
+// the requests it read, over all connections.
+class FirstThenDrop {
+ public:
+  FirstThenDrop() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    auto* raw = reinterpret_cast<sockaddr*>(&address);  // the socket API's own cast
+    EXPECT_EQ(::bind(fd_, raw, length), 0);
+    EXPECT_EQ(::listen(fd_, 8), 0);
+    EXPECT_EQ(::getsockname(fd_, raw, &length), 0);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  FirstThenDrop(const FirstThenDrop&) = delete;
+  FirstThenDrop& operator=(const FirstThenDrop&) = delete;
+  ~FirstThenDrop() {
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+  }
+  [[nodiscard]] int port() const { return port_; }
+  [[nodiscard]] int requests() const { return requests_.load(); }
+
+ private:
+  // Reads one request head (and a Content-Length body); false when the peer closed.
+  static bool read_request(int client) {
+    std::string data;
+    char buffer[4096];
+    for (;;) {
+      const auto head_end = data.find("\r\n\r\n");
+      if (head_end != std::string::npos) {
+        std::size_t length = 0;
+        const auto at = data.find("Content-Length: ");
+        if (at != std::string::npos && at < head_end) {
+          length = std::stoul(data.substr(at + 16));
+        }
+        if (data.size() >= head_end + 4 + length) {
+          return true;
+        }
+      }
+      const auto got = ::recv(client, buffer, sizeof(buffer), 0);
+      if (got <= 0) {
+        return false;
+      }
+      data.append(buffer, static_cast<std::size_t>(got));
+    }
+  }
+  void serve() {
+    std::vector<std::thread> connections;
+    for (;;) {
+      const int client = ::accept(fd_, nullptr, nullptr);
+      if (client < 0) {
+        break;
+      }
+      connections.emplace_back([this, client] {
+        while (read_request(client)) {
+          if (++requests_ == 1) {
+            const std::string_view ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+            (void)::send(client, ok.data(), ok.size(), MSG_NOSIGNAL);
+            continue;  // keep the connection for the next request
+          }
+          break;  // "acted", then died without answering
+        }
+        ::close(client);
+      });
+    }
+    for (auto& connection : connections) {
+      connection.join();
+    }
+  }
+
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<int> requests_{0};
+  std::thread thread_;
+};
+
 // A port on 127.0.0.1 that nothing listens on.
 int closed_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -295,6 +377,26 @@ TEST_F(CurlTransportTest, EmptyReplyIsConnectionLost) {
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code(), ErrorCode::ConnectionLost) << result.error().to_string();
   EXPECT_EQ(outcome_of(result.error()), Outcome::Unknown);
+}
+
+// A non-idempotent request whose connection dies after the peer read it is reported as
+// ConnectionLost (Unknown) and is never re-sent behind our back.
+TEST_F(CurlTransportTest, NonIdempotentRequestIsNeverResentSilently) {
+  FirstThenDrop server;
+  auto transport_owner = std::make_unique<CurlTransport>(loopback_options());
+  CurlTransport& transport = *transport_owner;
+  const std::string url = fmt::format("http://127.0.0.1:{}/action", server.port());
+  ASSERT_TRUE(transport.send(get(url)));
+  HttpRequest reboot;
+  reboot.method = HttpMethod::Post;
+  reboot.url = url;
+  reboot.body.append(R"({"reboot":{}})");
+  auto result = transport.send(reboot);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code(), ErrorCode::ConnectionLost) << result.error().to_string();
+  EXPECT_EQ(outcome_of(result.error()), Outcome::Unknown);
+  EXPECT_EQ(server.requests(), 2);
+  transport_owner.reset();  // closes the kept-alive connection, so the server can stop
 }
 
 // Bodies above the cap are refused, with and without a Content-Length.
