@@ -100,6 +100,9 @@ class EcsSimTest : public ::testing::Test {
   // The protocol's safety: Rejected ⇒ not applied; Accepted ⇒ pending after restart.
   void expect_consistent(const std::string& id, const CallStatus& status,
                          std::string_view password) {
+    if (status.error) {
+      EXPECT_EQ(status.error->to_string().find(password), std::string::npos);
+    }
     const auto server = sim_->server(id);
     ASSERT_TRUE(server) << id;
     if (status.outcome() == Outcome::Rejected) {
