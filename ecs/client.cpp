@@ -215,6 +215,7 @@ EcsClient::Exchange EcsClient::execute(HttpMethod method, std::string path, std:
       request.body.reserve(body->size());
       request.body.append(body->view());
     }
+    bucket_.acquire();  // before signing: the X-Sdk-Date must not age while we wait
     auto generation = auth_->authorize(request);
     if (!generation) {
       Error error(generation.error().code(), fmt::format("{}: not sent", what));
@@ -225,7 +226,6 @@ EcsClient::Exchange EcsClient::execute(HttpMethod method, std::string path, std:
                    status.error->to_string());
       return Exchange{std::move(status), std::nullopt};
     }
-    bucket_.acquire();
     ++attempts;
     auto result = transport_.send(request);
     CallStatus status = classify(result, ctx, clock_.now());
