@@ -104,7 +104,10 @@ int EcsSimulator::start() {
   server_->Post(".*", handler);
   server_->Delete(".*", handler);
   server_->Patch(".*", handler);
-  server_->set_keep_alive_timeout(2);
+  // One worker thread serves one connection at a time (httplib's model): keep idle keep-alive
+  // connections short enough that waiting connections are not starved.
+  server_->set_keep_alive_timeout(5);
+  server_->set_keep_alive_max_count(100);
   server_->set_payload_max_length(12 * 1024 * 1024);  // the gateway's body limit
 
   if (options.port == 0) {

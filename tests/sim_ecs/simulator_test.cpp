@@ -6,7 +6,9 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "sim/ecs/signature.h"
 #include "tests/support/log_capture.h"
@@ -590,6 +592,69 @@ TEST_F(EcsSimulatorTest, RandomFaultsAreDeterministicBySeed) {
   EXPECT_NE(a.find('R'), std::string::npos);
   EXPECT_NE(a.find('5'), std::string::npos);
   EXPECT_NE(a.find('2'), std::string::npos);
+}
+
+// A generated fleet is a function of the seed: ids, names, OS, plug-in and initial passwords.
+TEST_F(EcsSimulatorTest, GeneratedFleetIsDeterministicBySeed) {
+  auto fleet = [](std::uint64_t seed) {
+    EcsSimulatorOptions options;
+    options.seed = seed;
+    options.fleet.count = 50;
+    options.fleet.no_plugin_share = 0.2;
+    EcsService service(options);
+    std::string out;
+    for (const auto& s : service.servers()) {
+      out += s.id + s.name + std::string(to_string(s.os_type)) + (s.plugin ? "+" : "-") +
+             s.current_password + ";";
+    }
+    return out;
+  };
+  EXPECT_EQ(fleet(5), fleet(5));
+  EXPECT_NE(fleet(5), fleet(6));
+}
+
+// Concurrent clients resetting different servers: every accepted reset is recorded once.
+TEST_F(EcsSimulatorTest, ConcurrentResetsAreAllRecorded) {
+  EcsSimulatorOptions options;
+  options.fleet.count = 8;
+  options.fleet.no_plugin_share = 0;
+  start(options);
+  const auto servers = sim_->servers();
+  std::vector<std::thread> threads;
+  std::atomic<int> accepted{0};
+  for (const auto& server : servers) {
+    threads.emplace_back([&, id = server.id] {
+      httplib::Client client("127.0.0.1", port_);
+      for (int i = 0; i < 10; ++i) {
+        const std::string body =
+            json{{"reset-password", {{"new_password", "Kluw-Pq7.Zx" + std::to_string(i)}}}}.dump();
+        httplib::Headers headers{{"X-Sdk-Date", sig::format_sdk_date(clock_.now())},
+                                 {"Host", "127.0.0.1:" + std::to_string(port_)}};
+        const std::string path = v1("/" + id + "/os-reset-password");
+        sig::Headers h(headers.begin(), headers.end());
+        h.emplace_back("Content-Type", "application/json");  // added by Put() below
+        sig::ReceivedRequest r{"PUT", path, {}, h, body};
+        headers.emplace("Authorization", sig::authorization_header(
+                                             kAk, kSk, r, {"host", "x-sdk-date", "content-type"}));
+        auto res = client.Put(path, headers, body, "application/json");
+        if (res && res->status == 204) {
+          ++accepted;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(accepted.load(), 80);
+  for (const auto& server : sim_->servers()) {
+    EXPECT_EQ(server.history.size(), 10U) << server.id;
+    EXPECT_EQ(server.after_restart_password, "Kluw-Pq7.Zx9");
+  }
+  EXPECT_EQ(sim_->stats()
+                .by_route.at("PUT /v1/{project_id}/cloudservers/{server_id}/os-reset-password")
+                .at(204),
+            80U);
 }
 
 // The /_sim controls: list, add, patch, restart, faults, stats, jobs, clock.
