@@ -199,3 +199,37 @@ test('a request signed with a wrong SK is refused with APIGW.0301', async () => 
   }
   assert.ok(lists.includes('content-type;host;x-project-id;x-sdk-date'), lists.join(' '));
 });
+
+async function forceFault(fault) {
+  const res = await fetch(`${baseUrl}/_sim/faults`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ force: [fault] }),
+  });
+  assert.equal(res.status, 200);
+}
+
+test('Common.0024 throttling arrives as HTTP 202 and the SDK does not raise', async () => {
+  const server = (await simServers())[5];
+  await forceFault({ class: 'throttle', method: 'PUT', path_contains: 'os-reset-passwords' });
+  const body = new ecs.BatchResetServersPasswordRequestBody()
+    .withNewPassword('Interop-Throttled.2026')
+    .withServers([new ecs.ServerId().withId(server.id)]);
+  const res = await client().batchResetServersPassword(
+    new ecs.BatchResetServersPasswordRequest().withBody(body));
+  // A client must look into 2xx bodies for Common.0024: nothing was reset.
+  assert.equal(res.httpStatusCode ?? 202, 202);
+  assert.equal(res.error.code, 'Common.0024');
+  assert.equal((await simServer(server.id)).history.length, 0);
+});
+
+test('a reset applied before the connection was reset surfaces as a network error', async () => {
+  const server = (await simServers())[5];
+  await forceFault({ class: 'reset_after', method: 'PUT', path_contains: server.id });
+  const body = new ecs.ResetServerPasswordRequestBody().withResetPassword(
+    new ecs.ResetServerPasswordOption().withNewPassword('Interop-Unknown.2026'));
+  await assert.rejects(client().resetServerPassword(
+    new ecs.ResetServerPasswordRequest().withServerId(server.id).withBody(body)));
+  // The outcome is unknown to the client, yet the simulator applied it.
+  assert.equal((await simServer(server.id)).after_restart_password, 'Interop-Unknown.2026');
+});
