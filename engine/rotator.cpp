@@ -1,0 +1,650 @@
+#include "engine/rotator.h"
+
+#include <fmt/format.h>
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace rotor::engine {
+
+std::string_view to_string(Outcome outcome) noexcept {
+  switch (outcome) {
+    case Outcome::Rotated: return "rotated";
+    case Outcome::StillPending: return "pending";
+    case Outcome::Failed: return "failed";
+    case Outcome::Skipped: return "skipped";
+  }
+  return "failed";
+}
+
+std::string username_for(const ecs::Server& server) {
+  return server.os_type == "Windows" ? "Administrator" : "root";
+}
+
+namespace {
+
+// Conflicting writers are rare; a server that keeps conflicting is being rotated by someone else.
+constexpr int kMaxCasRounds = 5;
+constexpr int kCommitAttempts = 3;
+
+std::shared_ptr<spdlog::logger> logger() {
+  return log::get("engine");
+}
+
+Secret copy(const Secret& secret) {
+  return Secret::from(secret.reveal());
+}
+
+std::string describe(const Error& error) {
+  return error.to_string();
+}
+
+}  // namespace
+
+struct Rotator::Pending {
+  std::size_t index = 0;  // position in the caller's target list
+  const Target* target = nullptr;
+  std::uint64_t version = 0;  // the record version that holds the pending password
+  ServerRecord record;        // as stored: state Pending, pending_password set
+  Report report;
+  std::optional<Error> last_error;
+  std::optional<std::chrono::nanoseconds> retry_after;
+  bool done = false;
+  bool cas_conflict = false;
+};
+
+Rotator::Rotator(RecordStore& store, ecs::EcsClient& ecs, password::Generator& generator,
+                 Clock& clock, Random& random)
+    : store_(store), ecs_(ecs), generator_(generator), clock_(clock), random_(random) {}
+
+void Rotator::step(Step step, const std::string& server_id) {
+  if (failpoint_) {
+    failpoint_(step, server_id);
+  }
+}
+
+std::string Rotator::new_rotation_id() {
+  std::uint8_t bytes[16];
+  random_.fill(bytes);
+  std::string id;
+  for (auto b : bytes) {
+    id += fmt::format("{:02x}", b);
+  }
+  return id;
+}
+
+password::Policy Rotator::password_policy(const RotationPolicy& policy, const ecs::Server& server,
+                                          bool batch) const {
+  password::Policy p = policy.password;
+  const bool windows = server.os_type == "Windows";
+  p.os = windows ? password::OsFamily::Windows : password::OsFamily::Linux;
+  p.username = username_for(server);
+  if (batch) {
+    p.api = password::ApiProfile::EcsV1;  // the batch API, whatever the OS mix
+  } else if (server.os_type.empty()) {
+    p.api = password::ApiProfile::Safe;  // unknown OS: a password both accounts accept
+  } else {
+    p.api = ecs_.config().flavor == ecs::Flavor::Otc ? password::ApiProfile::OtcSingle
+                                                     : password::ApiProfile::EcsV1;
+  }
+  return p;
+}
+
+std::chrono::nanoseconds Rotator::backoff(const RotationPolicy& policy, int attempt,
+                                          std::optional<std::chrono::nanoseconds> retry_after) {
+  // Exponential with full jitter, at least what the cloud asked for.
+  const auto cap = std::min<std::chrono::nanoseconds>(
+      policy.backoff_max, policy.backoff_initial * (std::int64_t{1} << std::min(attempt, 20)));
+  auto wait = std::chrono::nanoseconds(
+      static_cast<std::int64_t>(static_cast<double>(cap.count()) * random_.unit()));
+  if (retry_after && *retry_after > wait) {
+    wait = *retry_after;
+  }
+  return wait;
+}
+
+Report Rotator::rotate(const RotationPolicy& policy, const Target& target, bool reboot_allowed) {
+  return run_unique(policy, target, reboot_allowed, false);
+}
+
+Report Rotator::resume(const RotationPolicy& policy, const Target& target, bool reboot_allowed) {
+  return run_unique(policy, target, reboot_allowed, true);
+}
+
+Report Rotator::run_unique(const RotationPolicy& policy, const Target& target, bool reboot_allowed,
+                           bool resume_only) {
+  const auto& server = target.server;
+  Report report;
+  report.server_id = server.id;
+  report.server_name = server.name;
+  for (int round = 0; round < kMaxCasRounds; ++round) {
+    // Step 1: read.
+    auto loaded = store_.load(target.vault_path);
+    if (!loaded) {
+      report.outcome = Outcome::Failed;
+      report.detail =
+          fmt::format("cannot read the Vault record (nothing was sent to the cloud): {}",
+                      describe(loaded.error()));
+      return report;
+    }
+    step(Step::Read, server.id);
+    ServerRecord& record = loaded->record;
+    report.state = record.state;
+    report.attempts = record.attempts;
+    if (!record.quarantined.empty()) {
+      report.outcome = Outcome::Skipped;
+      report.detail = "quarantined: " + record.quarantined;
+      return report;
+    }
+
+    Pending item;
+    item.target = &target;
+    item.version = loaded->version;
+    if (record.state == State::Pending && !record.pending_password.empty()) {
+      report.resumed = true;  // step 4 again with the same password
+      logger()->info("resuming pending rotation server={} policy={} rotation_id={} attempts={}",
+                     server.id, policy.name, record.rotation_id, record.attempts);
+    } else {
+      if (resume_only) {
+        report.outcome = Outcome::Skipped;
+        report.detail = "nothing pending";
+        return report;
+      }
+      if (record.state == State::AwaitingRestart &&
+          static_cast<int>(record.earlier.size()) + 1 >= policy.max_unconfirmed_restarts) {
+        report.outcome = Outcome::Skipped;
+        report.detail = fmt::format(
+            "awaiting restart: {} rotations in a row without a confirmed restart; restart the "
+            "server (or configure after_reset) so that older passwords can be retired",
+            record.earlier.size() + 1);
+        return report;
+      }
+      if (policy.probe_plugin && record.state == State::Unrotated) {
+        auto supported = ecs_.reset_supported(server.id);
+        if (supported && !*supported) {
+          record.quarantined =
+              "the password reset plug-in (CloudResetPwdAgent) is not installed: the cloud would "
+              "accept resets and never apply them; install it, then run `rotor resume`";
+          record.policy = policy.name;
+          record.server_name = server.name;
+          record.username = username_for(server);
+          if (auto saved = store_.save(target.vault_path, record, loaded->version);
+              !saved && saved.error().code() == ErrorCode::Conflict) {
+            continue;
+          }
+          logger()->warn("server quarantined server={} policy={} reason=no-reset-plugin", server.id,
+                         policy.name);
+          report.outcome = Outcome::Skipped;
+          report.detail = "quarantined: " + record.quarantined;
+          return report;
+        }
+        if (!supported && supported.error().code() != ErrorCode::Unsupported) {
+          report.outcome = Outcome::Failed;
+          report.detail =
+              fmt::format("cannot probe the reset plug-in: {}", describe(supported.error()));
+          return report;
+        }
+      }
+      // Step 2: generate.
+      auto password =
+          generator_.generate(password_policy(policy, server, policy.mode == Mode::Shared));
+      if (!password) {
+        report.outcome = Outcome::Failed;
+        report.detail = describe(password.error());
+        return report;
+      }
+      // Step 3: store it as pending before anything is sent.
+      record.prior_state = record.state;
+      record.state = State::Pending;
+      record.pending_password = std::move(*password);
+      record.rotation_id = new_rotation_id();
+      record.pending_since = format_time(clock_.now());
+      record.attempts = 0;
+      record.unknown_outcomes = 0;
+      record.policy = policy.name;
+      record.server_name = server.name;
+      record.username = username_for(server);
+      auto saved = store_.save(target.vault_path, record, loaded->version);
+      if (!saved) {
+        if (saved.error().code() == ErrorCode::Conflict) {
+          continue;  // someone else wrote: read again and start over
+        }
+        report.outcome = Outcome::Failed;
+        report.detail = fmt::format(
+            "cannot store the pending password in Vault (nothing was sent to the cloud): {}",
+            describe(saved.error()));
+        return report;
+      }
+      item.version = *saved;
+      step(Step::PendingWritten, server.id);
+    }
+    item.record = std::move(record);
+    item.report = report;
+    std::vector<Pending> group;
+    group.push_back(std::move(item));
+    push_and_commit(policy, group, policy.mode == Mode::Shared, reboot_allowed);
+    if (group.front().cas_conflict) {
+      continue;
+    }
+    return group.front().report;
+  }
+  report.outcome = Outcome::Failed;
+  report.detail = fmt::format(
+      "gave up after {} check-and-set conflicts: another process keeps writing this server's "
+      "record",
+      kMaxCasRounds);
+  return report;
+}
+
+void Rotator::push_and_commit(const RotationPolicy& policy, std::vector<Pending>& group, bool batch,
+                              bool reboot_allowed) {
+  for (int attempt = 0; attempt < policy.push_attempts; ++attempt) {
+    std::vector<Pending*> active;
+    for (auto& item : group) {
+      if (!item.done) {
+        active.push_back(&item);
+      }
+    }
+    if (active.empty()) {
+      break;
+    }
+    if (attempt > 0) {
+      std::optional<std::chrono::nanoseconds> asked;
+      for (auto* item : active) {
+        if (item->retry_after && (!asked || *item->retry_after > *asked)) {
+          asked = item->retry_after;
+        }
+      }
+      clock_.sleep_for(backoff(policy, attempt, asked));
+    }
+
+    // Step 4: send. Servers that share a pending password share a batch call.
+    std::vector<std::pair<Pending*, ecs::CallStatus>> answers;
+    if (batch) {
+      std::vector<std::vector<Pending*>> buckets;
+      for (auto* item : active) {
+        auto same = std::find_if(buckets.begin(), buckets.end(), [&](const auto& bucket) {
+          return bucket.front()->record.pending_password.equals(item->record.pending_password);
+        });
+        if (same == buckets.end()) {
+          buckets.push_back({item});
+        } else {
+          same->push_back(item);
+        }
+      }
+      for (auto& bucket : buckets) {
+        std::vector<std::string> ids;
+        for (auto* item : bucket) {
+          ids.push_back(item->target->server.id);
+        }
+        auto result =
+            ecs_.batch_reset_password(ids, &bucket.front()->record.pending_password, false);
+        for (std::size_t i = 0; i < bucket.size(); ++i) {
+          answers.emplace_back(bucket[i], std::move(result.servers.at(i).status));
+        }
+      }
+    } else {
+      for (auto* item : active) {
+        answers.emplace_back(
+            item, ecs_.reset_password(item->target->server.id, item->record.pending_password));
+      }
+    }
+
+    for (auto& [item, status] : answers) {
+      const std::string& id = item->target->server.id;
+      ++item->record.attempts;
+      if (status.verdict == ecs::Verdict::Unknown) {
+        ++item->record.unknown_outcomes;
+      }
+      item->report.attempts = item->record.attempts;
+      step(Step::ResetSent, id);
+      switch (status.verdict) {
+        case ecs::Verdict::Accepted:
+          logger()->info("reset accepted server={} policy={} rotation_id={} attempt={}", id,
+                         policy.name, item->record.rotation_id, item->record.attempts);
+          item->done = commit(policy, *item);
+          if (!item->done && !item->cas_conflict) {
+            item->done = true;  // the commit could not be written: parked as pending (see commit)
+          }
+          if (item->cas_conflict) {
+            item->done = true;
+          }
+          break;
+        case ecs::Verdict::RejectedFinal:
+          item->done = true;
+          if (item->record.unknown_outcomes > 0) {
+            // An earlier call may have set this password: it must stay readable (I1).
+            park_pending(policy, *item, *status.error);
+            item->report.outcome = Outcome::Failed;
+          } else {
+            finish_failure(policy, *item, *status.error);
+          }
+          break;
+        case ecs::Verdict::RejectedTransient:
+        case ecs::Verdict::Unknown:
+          logger()->warn("reset not confirmed server={} policy={} verdict={} attempt={} error={}",
+                         id, policy.name, ecs::to_string(status.verdict), item->record.attempts,
+                         status.error ? describe(*status.error) : std::string("none"));
+          item->last_error = status.error;
+          item->retry_after = status.retry_after;
+          break;
+      }
+    }
+  }
+
+  for (auto& item : group) {
+    if (!item.done) {
+      const Error error = item.last_error.value_or(Error(ErrorCode::Internal, "no answer"));
+      park_pending(policy, item, error);
+      item.report.outcome = Outcome::StillPending;
+      item.done = true;
+    }
+  }
+
+  if (policy.after_reset != AfterReset::None && reboot_allowed) {
+    std::vector<Pending*> to_reboot;
+    for (auto& item : group) {
+      if (item.report.outcome == Outcome::Rotated && item.record.state == State::AwaitingRestart) {
+        to_reboot.push_back(&item);
+      }
+    }
+    if (!to_reboot.empty()) {
+      reboot(policy, to_reboot);
+    }
+  }
+}
+
+bool Rotator::commit(const RotationPolicy& policy, Pending& item) {
+  const auto& server = item.target->server;
+  ServerRecord next = item.record.clone();
+  // Which passwords may the server still accept once the new one is set?
+  switch (next.prior_state) {
+    case State::AwaitingRestart:
+      // No restart was confirmed: it accepts `password` if it restarted since the last rotation,
+      // else `previous_password` (or an earlier one). All of them stay.
+      if (!next.previous_password.empty()) {
+        next.earlier.insert(next.earlier.begin(), std::move(next.previous_password));
+      }
+      next.previous_password = std::move(next.password);
+      break;
+    case State::Current:
+    case State::Pending:
+      next.previous_password = std::move(next.password);
+      next.earlier.clear();
+      break;
+    case State::Unrotated: break;
+  }
+  next.password = std::move(next.pending_password);
+  next.pending_password = Secret();
+  // A running server takes the new password at its next restart; a stopped one at its next start.
+  next.state = server.status == "SHUTOFF" ? State::Current : State::AwaitingRestart;
+  next.prior_state = State::Unrotated;
+  next.rotated_at = format_time(clock_.now());
+  next.pending_since.clear();
+  next.attempts = 0;
+  next.unknown_outcomes = 0;
+  next.failed_cycles = 0;
+  next.last_error.clear();
+
+  for (int attempt = 0; attempt < kCommitAttempts; ++attempt) {
+    if (attempt > 0) {
+      clock_.sleep_for(backoff(policy, attempt, std::nullopt));
+    }
+    auto saved = store_.save(item.target->vault_path, next, item.version);
+    if (saved) {
+      item.version = *saved;
+      item.record = std::move(next);
+      item.report.outcome = Outcome::Rotated;
+      item.report.state = item.record.state;
+      item.report.attempts = 0;
+      logger()->info("rotation committed server={} policy={} rotation_id={} state={}", server.id,
+                     policy.name, item.record.rotation_id, to_string(item.record.state));
+      step(Step::Committed, server.id);
+      return true;
+    }
+    if (saved.error().code() == ErrorCode::Conflict) {
+      // Someone else wrote the record: re-read and resume (sending the same password is harmless).
+      item.cas_conflict = true;
+      return false;
+    }
+    logger()->warn("commit failed server={} policy={} attempt={} error={}", server.id, policy.name,
+                   attempt + 1, describe(saved.error()));
+  }
+  item.report.outcome = Outcome::StillPending;
+  item.report.state = State::Pending;
+  item.report.detail =
+      "the cloud accepted the password but Vault could not be written; it stays pending in Vault "
+      "and the next run commits it";
+  return false;
+}
+
+void Rotator::finish_failure(const RotationPolicy& policy, Pending& item, const Error& error) {
+  const auto& server = item.target->server;
+  ServerRecord next = item.record.clone();
+  next.pending_password = Secret();  // the cloud definitely did not set it
+  next.state = next.prior_state;
+  next.pending_since.clear();
+  next.last_error = describe(error);
+  next.attempts = 0;
+  next.unknown_outcomes = 0;
+  ++next.failed_cycles;
+  if (next.failed_cycles >= policy.quarantine_after_failures) {
+    next.quarantined = fmt::format(
+        "{} rotations in a row were refused by the cloud (last: {}); fix the cause, then run "
+        "`rotor resume`",
+        next.failed_cycles, next.last_error);
+  }
+  if (auto saved = store_.save(item.target->vault_path, next, item.version); saved) {
+    item.version = *saved;
+  } else {
+    // The pending password stays in Vault: harmless, the next run sends it once more.
+    logger()->warn("could not record a failure server={} error={}", server.id,
+                   describe(saved.error()));
+  }
+  logger()->warn("rotation refused server={} policy={} error={} failed_cycles={}{}", server.id,
+                 policy.name, next.last_error, next.failed_cycles,
+                 next.quarantined.empty() ? "" : " quarantined=true");
+  item.report.outcome = Outcome::Failed;
+  item.report.state = next.state;
+  item.report.detail =
+      next.quarantined.empty() ? next.last_error : "quarantined: " + next.quarantined;
+  item.record = std::move(next);
+}
+
+void Rotator::park_pending(const RotationPolicy& policy, Pending& item, const Error& error) {
+  const auto& server = item.target->server;
+  ServerRecord next = item.record.clone();
+  next.last_error = describe(error);
+  const bool definite = outcome_of(error) == rotor::Outcome::Rejected &&
+                        next.unknown_outcomes > 0 && item.report.outcome == Outcome::Failed;
+  if (definite) {
+    ++next.failed_cycles;
+    if (next.failed_cycles >= policy.quarantine_after_failures) {
+      next.quarantined = fmt::format(
+          "the cloud refuses a password it may already have set (last: {}); the password stays "
+          "pending in Vault; fix the cause, then run `rotor resume`",
+          next.last_error);
+    }
+  }
+  if (auto saved = store_.save(item.target->vault_path, next, item.version); saved) {
+    item.version = *saved;
+  }
+  item.report.alert = next.attempts >= policy.alert_after_attempts;
+  item.report.state = State::Pending;
+  item.report.detail =
+      fmt::format("pending kept after {} attempt(s): {}", next.attempts, next.last_error);
+  if (item.report.alert) {
+    logger()->error("rotation stuck server={} policy={} rotation_id={} attempts={} error={}",
+                    server.id, policy.name, next.rotation_id, next.attempts, next.last_error);
+  }
+  item.record = std::move(next);
+}
+
+void Rotator::reboot(const RotationPolicy& policy, std::vector<Pending*>& items) {
+  std::vector<std::string> ids;
+  for (auto* item : items) {
+    ids.push_back(item->target->server.id);
+  }
+  const auto type =
+      policy.after_reset == AfterReset::RebootHard ? ecs::RebootType::Hard : ecs::RebootType::Soft;
+  auto started = ecs_.reboot(ids, type);
+  if (!started.status.accepted()) {
+    for (auto* item : items) {
+      item->report.detail = fmt::format(
+          "reboot not started: {}", started.status.error ? describe(*started.status.error) : "");
+    }
+    return;
+  }
+  auto job = ecs_.wait_for_job(started.job_id, policy.job_poll_interval, policy.job_timeout);
+  for (auto* item : items) {
+    const auto& id = item->target->server.id;
+    bool ok = job && job->state == ecs::JobState::Success;
+    if (job) {
+      for (const auto& sub : job->sub_jobs) {
+        if (sub.server_id == id) {
+          ok = sub.state == ecs::JobState::Success;
+        }
+      }
+    }
+    if (!ok) {
+      item->report.detail =
+          job ? fmt::format("reboot job {} ended {}", started.job_id, ecs::to_string(job->state))
+              : fmt::format("reboot job: {}", describe(job.error()));
+      continue;
+    }
+    // The restart is confirmed: the server accepts only the new password now.
+    ServerRecord next = item->record.clone();
+    next.state = State::Current;
+    next.earlier.clear();
+    if (auto saved = store_.save(item->target->vault_path, next, item->version); saved) {
+      item->version = *saved;
+      item->record = std::move(next);
+      item->report.state = State::Current;
+      step(Step::Rebooted, id);
+    }
+  }
+}
+
+std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
+                                           std::span<const Target> targets, bool reboot_allowed) {
+  std::vector<Report> reports(targets.size());
+  std::vector<Pending> fresh;
+  std::vector<Pending> resumed;
+  std::vector<std::size_t> candidates;
+  std::vector<LoadedRecord> loaded(targets.size());
+
+  // Step 1 for every server.
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const auto& server = targets[i].server;
+    reports[i].server_id = server.id;
+    reports[i].server_name = server.name;
+    auto record = store_.load(targets[i].vault_path);
+    if (!record) {
+      reports[i].outcome = Outcome::Failed;
+      reports[i].detail = fmt::format("cannot read the Vault record (nothing was sent): {}",
+                                      describe(record.error()));
+      continue;
+    }
+    step(Step::Read, server.id);
+    reports[i].state = record->record.state;
+    if (!record->record.quarantined.empty()) {
+      reports[i].outcome = Outcome::Skipped;
+      reports[i].detail = "quarantined: " + record->record.quarantined;
+      continue;
+    }
+    if (record->record.state == State::Pending && !record->record.pending_password.empty()) {
+      Pending item;
+      item.index = i;
+      item.target = &targets[i];
+      item.version = record->version;
+      item.record = std::move(record->record);
+      item.report = reports[i];
+      item.report.resumed = true;
+      resumed.push_back(std::move(item));
+      continue;
+    }
+    loaded[i] = std::move(*record);
+    candidates.push_back(i);
+  }
+
+  // Optional dry run: drop the servers the cloud would refuse.
+  if (policy.preflight_dry_run && !candidates.empty()) {
+    std::vector<std::string> ids;
+    for (auto i : candidates) {
+      ids.push_back(targets[i].server.id);
+    }
+    auto dry = ecs_.batch_reset_password(ids, nullptr, true);
+    std::vector<std::size_t> kept;
+    for (std::size_t k = 0; k < candidates.size(); ++k) {
+      const auto& status = dry.servers.at(k).status;
+      if (status.verdict == ecs::Verdict::RejectedFinal) {
+        reports[candidates[k]].outcome = Outcome::Failed;
+        reports[candidates[k]].detail =
+            fmt::format("dry run refused: {}", status.error ? describe(*status.error) : "");
+      } else {
+        kept.push_back(candidates[k]);
+      }
+    }
+    candidates = std::move(kept);
+  }
+
+  if (!candidates.empty()) {
+    // Step 2: one password that every server of the group accepts through the batch API.
+    auto password =
+        generator_.generate(password_policy(policy, targets[candidates.front()].server, true));
+    if (!password) {
+      for (auto i : candidates) {
+        reports[i].outcome = Outcome::Failed;
+        reports[i].detail = describe(password.error());
+      }
+      candidates.clear();
+    }
+    // Step 3 per server.
+    for (auto i : candidates) {
+      const auto& server = targets[i].server;
+      ServerRecord record = std::move(loaded[i].record);
+      record.prior_state = record.state;
+      record.state = State::Pending;
+      record.pending_password = copy(*password);
+      record.rotation_id = new_rotation_id();
+      record.pending_since = format_time(clock_.now());
+      record.attempts = 0;
+      record.unknown_outcomes = 0;
+      record.policy = policy.name;
+      record.server_name = server.name;
+      record.username = username_for(server);
+      auto saved = store_.save(targets[i].vault_path, record, loaded[i].version);
+      if (!saved) {
+        reports[i].outcome = Outcome::Failed;
+        reports[i].detail = fmt::format(
+            "cannot store the pending password in Vault (nothing was sent; retried next run): {}",
+            describe(saved.error()));
+        continue;
+      }
+      step(Step::PendingWritten, server.id);
+      Pending item;
+      item.index = i;
+      item.target = &targets[i];
+      item.version = *saved;
+      item.record = std::move(record);
+      item.report = reports[i];
+      fresh.push_back(std::move(item));
+    }
+  }
+
+  // Steps 4–6: the new group in one batch, the resumed ones by their own passwords.
+  push_and_commit(policy, fresh, true, reboot_allowed);
+  push_and_commit(policy, resumed, true, reboot_allowed);
+  for (auto* group : {&fresh, &resumed}) {
+    for (auto& item : *group) {
+      if (item.cas_conflict) {
+        item.report.outcome = Outcome::StillPending;
+        item.report.detail = "another process wrote the record; the next run resumes it";
+      }
+      reports[item.index] = std::move(item.report);
+    }
+  }
+  return reports;
+}
+
+}  // namespace rotor::engine

@@ -1,0 +1,122 @@
+#pragma once
+// The rotation protocol (rotation-protocol.md) for one server (`unique` mode) or one group
+// (`shared` mode): read → generate → write pending (CAS) → reset → commit (CAS) → optional reboot.
+//
+// Every password a server may accept is in its Vault record before the cloud is asked to set it,
+// and stays there until it is certain the server no longer accepts it. A reset whose outcome is
+// unknown keeps its pending password, which the next attempt sends again (the same password twice
+// is harmless). A crash anywhere leaves a record from which rotate() resumes.
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "ecs/client.h"
+#include "engine/record.h"
+#include "engine/store.h"
+#include "password/generator.h"
+
+namespace rotor::engine {
+
+enum class Mode { Unique, Shared };
+enum class AfterReset { None, RebootSoft, RebootHard };
+
+struct RotationPolicy {
+  std::string name;
+  Mode mode = Mode::Unique;
+  // Length, classes and exclusions; the OS, username and API profile are set per server.
+  password::Policy password;
+  AfterReset after_reset = AfterReset::None;
+  bool preflight_dry_run = false;     // shared mode: drop the servers a dry run rejects
+  bool probe_plugin = true;           // os-resetpwd-flag before a server's first rotation
+  int push_attempts = 4;              // reset calls per run for one pending password
+  int alert_after_attempts = 12;      // total calls on one pending password before the alert state
+  int quarantine_after_failures = 3;  // definite failures in a row before quarantine
+  int max_unconfirmed_restarts = 3;   // rotations in a row without a confirmed restart
+  std::chrono::milliseconds backoff_initial{1'000};
+  std::chrono::milliseconds backoff_max{60'000};
+  std::chrono::milliseconds job_poll_interval{2'000};
+  std::chrono::milliseconds job_timeout{600'000};
+};
+
+struct Target {
+  ecs::Server server;
+  std::string vault_path;  // relative to the KV mount
+};
+
+enum class Outcome {
+  Rotated,       // committed: the record holds the new password (current or awaiting restart)
+  StillPending,  // the reset's outcome is unknown or it was throttled: the pending password stays
+  Failed,        // a definite failure (the cloud refused, or Vault could not be written)
+  Skipped,       // not rotated: quarantined, no reset plug-in, or too many unconfirmed restarts
+};
+std::string_view to_string(Outcome outcome) noexcept;
+
+struct Report {
+  std::string server_id;
+  std::string server_name;
+  Outcome outcome = Outcome::Failed;
+  State state = State::Unrotated;
+  int attempts = 0;      // reset calls on the pending password so far
+  bool resumed = false;  // the run resumed a pending rotation
+  bool alert = false;    // the pending password reached alert_after_attempts
+  std::string detail;    // why (an error or a reason); never a secret
+};
+
+// The protocol's steps, for test-only failpoints (a test throws from the hook to simulate a
+// crash between two steps).
+enum class Step { Read, PendingWritten, ResetSent, Committed, Rebooted };
+using Failpoint = std::function<void(Step, const std::string& server_id)>;
+
+class Rotator {
+ public:
+  Rotator(RecordStore& store, ecs::EcsClient& ecs, password::Generator& generator, Clock& clock,
+          Random& random);
+
+  // One server, unique mode: resumes a pending rotation or starts a new one.
+  Report rotate(const RotationPolicy& policy, const Target& target, bool reboot_allowed = true);
+  // A group, shared mode: one password for the servers that are not pending; pending ones are
+  // resumed with their own pending password. One report per target, in order.
+  std::vector<Report> rotate_shared(const RotationPolicy& policy, std::span<const Target> targets,
+                                    bool reboot_allowed = true);
+  // Reads the record and, when pending, sends the pending password again and commits — the
+  // resume path on its own (used by the reconcile pass).
+  Report resume(const RotationPolicy& policy, const Target& target, bool reboot_allowed = true);
+
+  void set_failpoint(Failpoint failpoint) { failpoint_ = std::move(failpoint); }
+
+ private:
+  struct Pending;
+  Report run_unique(const RotationPolicy& policy, const Target& target, bool reboot_allowed,
+                    bool resume_only);
+  // Steps 4–6 for servers that each hold a written pending password.
+  void push_and_commit(const RotationPolicy& policy, std::vector<Pending>& group, bool batch,
+                       bool reboot_allowed);
+  bool commit(const RotationPolicy& policy, Pending& item);
+  void finish_failure(const RotationPolicy& policy, Pending& item, const Error& error);
+  void park_pending(const RotationPolicy& policy, Pending& item, const Error& error);
+  void reboot(const RotationPolicy& policy, std::vector<Pending*>& rebooted);
+  std::chrono::nanoseconds backoff(const RotationPolicy& policy, int attempt,
+                                   std::optional<std::chrono::nanoseconds> retry_after);
+  password::Policy password_policy(const RotationPolicy& policy, const ecs::Server& server,
+                                   bool batch) const;
+  std::string new_rotation_id();
+  void step(Step step, const std::string& server_id);
+
+  RecordStore& store_;
+  ecs::EcsClient& ecs_;
+  password::Generator& generator_;
+  Clock& clock_;
+  Random& random_;
+  Failpoint failpoint_;
+};
+
+// The usernames by OS type from the ECS listing ("Windows" → Administrator, otherwise root).
+std::string username_for(const ecs::Server& server);
+
+}  // namespace rotor::engine

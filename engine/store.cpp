@@ -1,0 +1,44 @@
+#include "engine/store.h"
+
+#include "common/log.h"
+
+namespace rotor::engine {
+
+Result<LoadedRecord> RecordStore::load(const std::string& path) {
+  std::lock_guard lock(mutex_);
+  auto secret = vault_.read(path);
+  if (!secret) {
+    if (secret.error().code() == ErrorCode::NotFound) {
+      return LoadedRecord{};
+    }
+    return fail(secret.error());
+  }
+  LoadedRecord loaded;
+  loaded.version = secret->version;
+  if (!secret->deleted && !secret->destroyed) {
+    loaded.record = ServerRecord::from_kv(secret->data);
+  }
+  return loaded;
+}
+
+Result<std::uint64_t> RecordStore::save(const std::string& path, const ServerRecord& record,
+                                        std::uint64_t cas) {
+  std::lock_guard lock(mutex_);
+  auto written = vault_.write(path, record.to_kv(), vault::Cas::expect(cas));
+  if (!written) {
+    return fail(written.error());
+  }
+  vault::KvMetadataUpdate update;
+  update.custom_metadata = record.metadata();
+  if (auto mirrored = vault_.write_metadata(path, update); !mirrored) {
+    log::get("engine")->warn("metadata mirror failed path={} error={}", path, mirrored.error());
+  }
+  return written->version;
+}
+
+Result<void> RecordStore::maintain() {
+  std::lock_guard lock(mutex_);
+  return vault_.maybe_renew();
+}
+
+}  // namespace rotor::engine

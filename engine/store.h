@@ -1,0 +1,41 @@
+#pragma once
+// The rotation engine's view of Vault: per-server records read and written with check-and-set.
+// Serialises access to one VaultClient (which is not thread-safe) so that the engine's workers
+// can share it.
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "common/error.h"
+#include "engine/record.h"
+#include "vault/client.h"
+
+namespace rotor::engine {
+
+struct LoadedRecord {
+  std::uint64_t version = 0;  // 0: no secret yet (the next write must be create-only)
+  ServerRecord record;
+};
+
+class RecordStore {
+ public:
+  explicit RecordStore(vault::VaultClient& vault) : vault_(vault) {}
+
+  // The latest version, or version 0 with an empty record when the server has no secret yet.
+  // A soft-deleted latest version reads as version N with an empty record.
+  Result<LoadedRecord> load(const std::string& path);
+  // Writes the record as version cas+1 (Conflict when someone else wrote first), then mirrors
+  // its state into custom_metadata (best effort: the data is the truth). Returns the new version.
+  Result<std::uint64_t> save(const std::string& path, const ServerRecord& record,
+                             std::uint64_t cas);
+  // Renews or re-creates the Vault token when due.
+  Result<void> maintain();
+
+ private:
+  vault::VaultClient& vault_;
+  std::mutex mutex_;
+};
+
+}  // namespace rotor::engine
