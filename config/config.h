@@ -198,7 +198,7 @@ using Diagnostics = std::vector<Diagnostic>;
 [[nodiscard]] Error to_error(const Diagnostics& diagnostics);
 
 inline constexpr std::size_t kMaxDiagnostics = 50;
-inline constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
+inline constexpr std::size_t kMaxConfigBytes = std::size_t{1024} * 1024;
 
 struct LoadOptions {
   // The environment: VAULT_* overrides, ${CREDENTIALS_DIRECTORY}, env: references.

@@ -12,7 +12,7 @@ struct Unit {
   std::int64_t seconds;
 };
 constexpr std::array<Unit, 5> kUnits{
-    {{'w', 7 * 86400}, {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}}};
+    {{'w', std::int64_t{7} * 86400}, {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}}};
 
 }  // namespace
 

@@ -310,7 +310,7 @@ std::string regex_reason(std::regex_constants::error_type code) {
     case std::regex_constants::error_range: return "invalid character range";
     case std::regex_constants::error_space: return "out of memory";
     case std::regex_constants::error_badrepeat: return "nothing to repeat";
-    case std::regex_constants::error_complexity: return "too complex";
+    case std::regex_constants::error_complexity:
     case std::regex_constants::error_stack: return "too complex";
     default: return "invalid";
   }
@@ -1027,6 +1027,11 @@ std::optional<Policy> Loader::policy(const YAML::Node& node, const Config& confi
   if (auto jitter =
           map.duration("jitter", std::chrono::seconds{0}, std::chrono::hours{24 * 7}, false)) {
     policy.jitter = *jitter;
+    if (policy.max_age && policy.jitter >= *policy.max_age) {
+      ctx_.error(map.find("jitter")->value.Mark(), "'jitter' (" + format_duration(policy.jitter) +
+                                                       ") must be shorter than 'max_age' (" +
+                                                       format_duration(*policy.max_age) + ")");
+    }
     if (!policy.windows.empty()) {
       std::chrono::minutes shortest = policy.windows.front().length();
       for (const Window& window : policy.windows) {
@@ -1087,7 +1092,11 @@ std::optional<Policy> Loader::policy(const YAML::Node& node, const Config& confi
     }
     for (const password::Policy& engine : password_policies(policy, cloud->flavor)) {
       for (const std::string& reason : password::validate_policy(engine)) {
-        ctx_.error(password_mark, "'password' cannot produce " + what + ": " + reason);
+        std::string message = "'password' cannot produce ";
+        message += what;
+        message += ": ";
+        message += reason;
+        ctx_.error(password_mark, std::move(message));
       }
     }
   }

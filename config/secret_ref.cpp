@@ -67,7 +67,7 @@ bool is_placeholder(std::string_view value) {
 
 namespace {
 
-constexpr std::size_t kMaxSecretFile = 64 * 1024;
+constexpr std::size_t kMaxSecretFile = std::size_t{64} * 1024;
 
 std::string errno_text(int error) {
   return std::strerror(error);
