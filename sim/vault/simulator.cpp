@@ -30,6 +30,10 @@ class VaultSimulator::Impl {
       scheme_ = "http";
     }
     server_->set_payload_max_length(std::size_t{32} << 20U);
+    // stop() waits for idle keep-alive connections to time out: keep that short.
+    server_->set_keep_alive_timeout(1);
+    // Headers and body go out in separate writes: without this, Nagle + delayed ACK add ~40 ms.
+    server_->set_tcp_nodelay(true);
     // httplib's default adds SO_REUSEPORT, which would let two simulators share a fixed port.
     server_->set_socket_options([](socket_t sock) {
       int yes = 1;
