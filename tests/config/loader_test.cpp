@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -347,6 +348,52 @@ TEST_F(LoaderFilesTest, CheckConfigCommand) {
   EXPECT_EQ(out2.str(), "");
   EXPECT_EQ(err2.str(), config_.string() + ":8:13: 'flavor' (aws) not one of otc or huawei\n" +
                             config_.string() + ":20:5: unknown parameter 'priority'\n");
+}
+
+// Sets (or unsets) process environment variables for one test and restores them afterwards.
+class EnvGuard {
+ public:
+  EnvGuard(std::initializer_list<std::pair<const char*, const char*>> changes) {
+    for (const auto& [name, value] : changes) {
+      const char* old = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
+      saved_.emplace_back(name, old != nullptr ? std::optional<std::string>(old) : std::nullopt);
+      if (value != nullptr) {
+        ::setenv(name, value, 1);  // NOLINT(concurrency-mt-unsafe)
+      } else {
+        ::unsetenv(name);  // NOLINT(concurrency-mt-unsafe)
+      }
+    }
+  }
+  EnvGuard(const EnvGuard&) = delete;
+  EnvGuard& operator=(const EnvGuard&) = delete;
+  ~EnvGuard() {
+    for (const auto& [name, value] : saved_) {
+      if (value) {
+        ::setenv(name.c_str(), value->c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
+      } else {
+        ::unsetenv(name.c_str());  // NOLINT(concurrency-mt-unsafe)
+      }
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+// The command the CLI calls reads the real process environment: VAULT_ADDR wins over the file.
+TEST_F(LoaderFilesTest, CheckConfigCommandUsesProcessEnvironment) {
+  const EnvGuard env{{"VAULT_ADDR", "https://vault.from-env.example:8200"},
+                     {"VAULT_TOKEN", nullptr},
+                     {"VAULT_CACERT", nullptr},
+                     {"VAULT_NAMESPACE", nullptr}};
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(check_config_command(config_, true, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("  # overridden by the environment: VAULT_ADDR\n"
+                           "  address: \"https://vault.from-env.example:8200\"\n"),
+            std::string::npos)
+      << out.str();
+  EXPECT_EQ(out.str().find("hvs.VaultTokenInTest"), std::string::npos);
 }
 
 }  // namespace
