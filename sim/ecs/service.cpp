@@ -1625,7 +1625,7 @@ SimResponse EcsService::handle(const SimRequest& req) {
   auto matched = match_route(req.method, path);
   if (!matched) {
     res = gateway_error(404, "APIGW.0101",
-                        "The API does not exist or has not been published in the environment",
+                        "The API does not exist or has not been published in the environment.",
                         request_id);
     count(res, {});
     return res;
@@ -1770,7 +1770,7 @@ SimResponse EcsService::handle(const SimRequest& req) {
       res.hold = decision.hold;
       break;
     case FaultClass::ServerErrorAfter:
-      res = gateway_error(504, "APIGW.0202", "Backend timeout", request_id);
+      res = gateway_error(504, "APIGW.0203", "Backend timeout.", request_id);
       break;
     default: break;
   }
