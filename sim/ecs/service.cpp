@@ -226,6 +226,7 @@ enum class Route {
   TagQueryHuawei,
   Action,
   ShowJob,
+  IamProjects,
 };
 
 struct RouteSpec {
@@ -235,7 +236,7 @@ struct RouteSpec {
   std::string_view name;
 };
 
-constexpr std::array<RouteSpec, 11> kRoutes{{
+constexpr std::array<RouteSpec, 12> kRoutes{{
     {"POST", "v3/auth/tokens", Route::IamTokens, "POST /v3/auth/tokens"},
     {"PUT", "v2.1/*/servers/*/os-reset-password", Route::ResetV21,
      "PUT /v2.1/{project_id}/servers/{server_id}/os-reset-password"},
@@ -256,6 +257,7 @@ constexpr std::array<RouteSpec, 11> kRoutes{{
     {"POST", "v1/*/cloudservers/action", Route::Action,
      "POST /v1/{project_id}/cloudservers/action"},
     {"GET", "v1/*/jobs/*", Route::ShowJob, "GET /v1/{project_id}/jobs/{job_id}"},
+    {"GET", "v3/projects", Route::IamProjects, "GET /v3/projects"},
 }};
 
 struct Matched {
@@ -957,6 +959,25 @@ SimResponse iam_tokens(ServiceState& st, const EcsSimulatorOptions& opt, const S
   return res;
 }
 
+// GET /v3/projects[?name=…] (§3.1 project id lookup): the one project served.
+SimResponse iam_projects(const EcsSimulatorOptions& opt, const SimRequest& req) {
+  json projects = json::array();
+  const std::string_view name = query_value(req.query, "name");
+  if (name.empty() || name == opt.project_name) {
+    projects.push_back({{"id", opt.project_id},
+                        {"name", opt.project_name},
+                        {"domain_id", stable_id(opt.iam_users.empty() ? std::string("domain")
+                                                                      : opt.iam_users[0].domain)},
+                        {"parent_id", stable_id("parent")},
+                        {"is_domain", false},
+                        {"enabled", true},
+                        {"description", ""}});
+  }
+  return json_response(
+      200, {{"projects", std::move(projects)},
+            {"links", {{"self", "/v3/projects"}, {"next", nullptr}, {"previous", nullptr}}}});
+}
+
 // ---- Resets (§1.1–1.4) ---------------------------------------------------------------------
 
 bool busy(const Server& server) {
@@ -1632,13 +1653,13 @@ SimResponse EcsService::handle(const SimRequest& req) {
   }
   route_name = std::string(matched->spec->name);
   const Route route = matched->spec->route;
-  const bool is_iam = route == Route::IamTokens;
+  const bool is_iam = route == Route::IamTokens || route == Route::IamProjects;
   const bool nova = route == Route::ResetV21;
 
-  // Authentication (everything except the IAM token endpoint).
+  // Authentication (everything except the IAM token endpoint). IAM's own paths carry no project.
   std::optional<SimResponse> refused;
-  if (!is_iam && options_.verify_auth) {
-    const std::string& url_project = matched->captures.front();
+  if (route != Route::IamTokens && options_.verify_auth) {
+    const std::string url_project = matched->captures.empty() ? "" : matched->captures.front();
     auto token = sig::find_header(req.headers, "x-auth-token");
     std::lock_guard lock(st.mutex);
     if (token) {
@@ -1649,7 +1670,7 @@ SimResponse EcsService::handle(const SimRequest& req) {
                                     ? "Incorrect IAM authentication information: decrypt token fail"
                                     : "Incorrect IAM authentication information: token expired",
                                 request_id);
-      } else if (it->second.project_id != url_project) {
+      } else if (!url_project.empty() && it->second.project_id != url_project) {
         refused =
             ecs_error(400, "Ecs.0023", "project_id in token mismatches with project_id in url.");
       }
@@ -1680,8 +1701,8 @@ SimResponse EcsService::handle(const SimRequest& req) {
         }
         ++st.stats.signed_headers[names];
         auto header_project = sig::find_header(req.headers, "x-project-id");
-        if ((header_project && *header_project != url_project) ||
-            url_project != options_.project_id) {
+        if (!url_project.empty() && ((header_project && *header_project != url_project) ||
+                                     url_project != options_.project_id)) {
           refused =
               ecs_error(400, "Ecs.0023", "project_id in token mismatches with project_id in url.");
         }
@@ -1754,6 +1775,7 @@ SimResponse EcsService::handle(const SimRequest& req) {
       case Route::TagQueryHuawei: res = tag_query(st, req); break;
       case Route::Action: res = server_action(st, options_, req); break;
       case Route::ShowJob: res = show_job(st, options_, caps[1]); break;
+      case Route::IamProjects: res = iam_projects(options_, req); break;
     }
   }
   res.delay = decision.latency;

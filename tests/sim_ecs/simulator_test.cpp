@@ -232,6 +232,17 @@ TEST_F(EcsSimulatorTest, IssuesAndChecksIamTokens) {
   EXPECT_EQ(expired.status, 401);
   EXPECT_EQ(expired.body["error_code"], "APIGW.0301");
 
+  const Reply issued_again = control("POST", "/v3/auth/tokens", token_body("iam-password-1"));
+  const std::string fresh = issued_again.headers.find("X-Subject-Token")->second;
+  const Reply projects = send("GET", "/v3/projects?name=eu-de", {{"X-Auth-Token", fresh}}, "");
+  ASSERT_EQ(projects.status, 200);
+  ASSERT_EQ(projects.body["projects"].size(), 1U);
+  EXPECT_EQ(projects.body["projects"][0]["id"], kProject);
+  EXPECT_TRUE(send("GET", "/v3/projects?name=eu-nl", {{"X-Auth-Token", fresh}}, "")
+                  .body["projects"]
+                  .empty());
+  EXPECT_EQ(send("GET", "/v3/projects", {{"X-Auth-Token", token}}, "").status, 401);
+
   const Reply wrong = control("POST", "/v3/auth/tokens", token_body("nope"));
   EXPECT_EQ(wrong.status, 401);
   EXPECT_EQ(wrong.body["error"]["code"], 401);
