@@ -10,30 +10,32 @@
 #include "ecs/errors.h"
 #include "ecs/json_writer.h"
 #include "ecs/signer.h"
+#include "ecs/wiped_json.h"
 #include "http/retry.h"
 
 namespace rotor::ecs {
 
 namespace {
 
-using nlohmann::json;
+using nlohmann::json;           // request bodies without secrets
+using Doc = detail::WipedJson;  // every parsed answer
 
 constexpr std::size_t kMaxBatch = 1000;
 constexpr std::size_t kMaxPages = 10'000;
 
-json parse_body(const HttpResponse& response) {
-  return json::parse(response.body.view().begin(), response.body.view().end(), nullptr, false);
+Doc parse_body(const HttpResponse& response) {
+  return detail::parse_wiped(response.body.view());
 }
 
-std::string text_of(const json& object, std::string_view key) {
+std::string text_of(const Doc& object, std::string_view key) {
   if (!object.is_object()) {
     return {};
   }
   const auto found = object.find(key);
-  if (found == object.end() || !found->is_string()) {
+  if (found == object.end()) {
     return {};
   }
-  return found->get<std::string>();
+  return detail::to_std(*found);
 }
 
 JobState job_state(std::string_view text) {
@@ -52,7 +54,7 @@ JobState job_state(std::string_view text) {
   return JobState::Unknown;
 }
 
-Server parse_server(const json& item) {
+Server parse_server(const Doc& item) {
   Server server;
   server.id = text_of(item, "id");
   server.name = text_of(item, "name");
@@ -64,7 +66,7 @@ Server parse_server(const json& item) {
   if (item.contains("tags") && item["tags"].is_array()) {
     for (const auto& tag : item["tags"]) {
       if (tag.is_string()) {
-        server.tags.push_back(tag.get<std::string>());
+        server.tags.push_back(detail::to_std(tag));
       } else if (tag.is_object()) {
         server.tags.push_back(text_of(tag, "key") + "=" + text_of(tag, "value"));
       }
@@ -341,7 +343,7 @@ CallStatus EcsClient::reset_chunk(std::span<const std::string> ids, const Secret
   const CallStatus& overall = exchange.status;
   const std::string what = "PUT " + path;
 
-  json parsed;
+  Doc parsed;
   if (exchange.response && !exchange.response->body.empty()) {
     parsed = parse_body(*exchange.response);
   }
@@ -401,6 +403,9 @@ CallStatus EcsClient::reset_chunk(std::span<const std::string> ids, const Secret
     item.attempts = overall.attempts;
     out.push_back({id, std::move(item)});
   }
+  for (auto& [id, failure] : failures) {
+    secure_wipe(failure.second);  // the cloud's text, which might echo the request
+  }
   return overall;
 }
 
@@ -414,7 +419,7 @@ Result<bool> EcsClient::reset_supported(std::string_view server_id) {
   if (!response) {
     return tl::unexpected<Error>(std::move(response).error());
   }
-  const json body = parse_body(*response);
+  const Doc body = parse_body(*response);
   const std::string flag = text_of(body, "resetpwd_flag");
   if (code_equals(flag, "True")) {
     return true;
@@ -447,7 +452,7 @@ Result<std::vector<Server>> EcsClient::list_servers(const ServerFilter& filter) 
     if (!response) {
       return tl::unexpected<Error>(std::move(response).error());
     }
-    const json body = parse_body(*response);
+    const Doc body = parse_body(*response);
     if (!body.is_object() || !body.contains("servers") || !body["servers"].is_array()) {
       return fail(bad_response("GET " + path, "no servers array"));
     }
@@ -497,7 +502,7 @@ Result<std::vector<TaggedServer>> EcsClient::servers_by_tags(std::span<const Tag
       return fail(exchange.status.error ? *exchange.status.error
                                         : Error(ErrorCode::Internal, "no answer"));
     }
-    const json answer = parse_body(*exchange.response);
+    const Doc answer = parse_body(*exchange.response);
     if (!answer.is_object() || !answer.contains("resources") || !answer["resources"].is_array()) {
       return fail(bad_response("POST " + path, "no resources array"));
     }
@@ -565,7 +570,7 @@ Result<Job> EcsClient::job(std::string_view job_id) {
   if (!response) {
     return tl::unexpected<Error>(std::move(response).error());
   }
-  const json body = parse_body(*response);
+  const Doc body = parse_body(*response);
   if (!body.is_object() || !body.contains("status")) {
     return fail(bad_response("GET " + path, "no job status"));
   }

@@ -2,15 +2,15 @@
 
 #include <algorithm>
 #include <cctype>
-#include <nlohmann/json.hpp>
 
+#include "ecs/wiped_json.h"
 #include "http/retry.h"
 
 namespace rotor::ecs {
 
 namespace {
 
-using nlohmann::json;
+using json = detail::WipedJson;
 
 constexpr std::size_t kMaxMessage = 300;
 
@@ -27,7 +27,7 @@ bool starts_with_ci(std::string_view text, std::string_view prefix) {
 
 std::string string_of(const json& value) {
   if (value.is_string()) {
-    return value.get<std::string>();
+    return detail::to_std(value);
   }
   if (value.is_number_integer()) {
     return std::to_string(value.get<long long>());  // NOLINT(google-runtime-int)
@@ -46,14 +46,14 @@ std::optional<RemoteError> pair_in(const json& object) {
   }
   if (object.contains("error_code") && object.contains("error_msg") &&
       object["error_code"].is_string()) {
-    error.code = object["error_code"].get<std::string>();
+    error.code = detail::to_std(object["error_code"]);
     error.message = string_of(object["error_msg"]);
     return error;
   }
   if (object.contains("code") && object.contains("message")) {
     const json& code = object["code"];
     if (code.is_string()) {
-      error.code = code.get<std::string>();
+      error.code = detail::to_std(code);
     }  // an integer code is the HTTP status (Nova, Keystone): no service code
     error.message = string_of(object["message"]);
     if (object.contains("title")) {
@@ -138,7 +138,7 @@ bool code_equals(std::string_view a, std::string_view b) noexcept {
 }
 
 std::optional<RemoteError> parse_error_body(std::string_view body) {
-  const json parsed = json::parse(body.begin(), body.end(), nullptr, false);
+  const json parsed = detail::parse_wiped(body);
   if (parsed.is_discarded()) {
     return std::nullopt;
   }

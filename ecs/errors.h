@@ -22,9 +22,22 @@ namespace rotor::ecs {
 
 struct RemoteError {
   std::string code;     // "Ecs.0114", "APIGW.0301", or "" when the service gave none
-  std::string message;  // as sent, possibly long; scrub before use
+  std::string message;  // as sent, possibly long; scrub before use (wiped on destruction)
   std::string fault;    // Nova fault name ("itemNotFound") or Keystone title, when present
   std::string request_id;
+
+  RemoteError() = default;
+  RemoteError(std::string code_, std::string message_, std::string fault_ = {},
+              std::string request_id_ = {})
+      : code(std::move(code_)),
+        message(std::move(message_)),
+        fault(std::move(fault_)),
+        request_id(std::move(request_id_)) {}
+  RemoteError(const RemoteError&) = default;
+  RemoteError& operator=(const RemoteError&) = default;
+  RemoteError(RemoteError&&) noexcept = default;
+  RemoteError& operator=(RemoteError&&) noexcept = default;
+  ~RemoteError() { secure_wipe(message); }
 };
 
 // Parses an error body; nullopt when the body holds no recognisable error.
