@@ -53,10 +53,16 @@ std::optional<RemoteError> pair_in(const json& object) {
   if (object.contains("code") && object.contains("message")) {
     const json& code = object["code"];
     if (code.is_string()) {
-      error.code = detail::to_std(code);
+      // Service codes look like "Ecs.0114"; a dot-less string is a native (Nova) name.
+      std::string text = detail::to_std(code);
+      if (text.find('.') != std::string::npos) {
+        error.code = std::move(text);
+      } else {
+        error.fault = std::move(text);
+      }
     }  // an integer code is the HTTP status (Nova, Keystone): no service code
     error.message = string_of(object["message"]);
-    if (object.contains("title")) {
+    if (object.contains("title") && error.fault.empty()) {
       error.fault = string_of(object["title"]);
     }
     return error;

@@ -44,6 +44,11 @@ TEST(ErrorBodyTest, ParsesNovaFault) {
   auto huawei = parse_error_body(R"({"badRequest":{"message":"locked","code":"Ecs.0605"}})");
   ASSERT_TRUE(huawei);
   EXPECT_EQ(huawei->code, "Ecs.0605");
+  // A dot-less string code is a native name, not a service code (old Huawei SDK heuristic).
+  auto native = parse_error_body(R"({"conflictingRequest":{"message":"x","code":"InUse"}})");
+  ASSERT_TRUE(native);
+  EXPECT_EQ(native->code, "");
+  EXPECT_EQ(native->fault, "InUse");
 }
 
 // §2.4 gateway shape with a request id.
