@@ -192,6 +192,35 @@ std::vector<password::Policy> password_policies(const Policy& policy, Flavor fla
   return out;
 }
 
+SysSeconds due_at(const Policy& policy, std::optional<SysSeconds> last_rotation,
+                  std::string_view server_id, SysSeconds now) {
+  SysSeconds base = now;
+  if (last_rotation) {
+    if (policy.max_age) {
+      base = *last_rotation + *policy.max_age;
+    } else if (policy.schedule) {
+      base = policy.schedule->next_after(*last_rotation, policy.timezone).value_or(now);
+    }
+  }
+  const std::chrono::seconds offset = jitter_offset(server_id, policy.jitter);
+  if (policy.windows.empty()) {
+    return base + offset;
+  }
+  SysSeconds from = base;
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    const auto span = next_window(policy.windows, from);
+    if (!span) {
+      break;
+    }
+    const SysSeconds candidate = std::max(span->open + offset, base);
+    if (candidate < span->close) {
+      return candidate;
+    }
+    from = span->close;
+  }
+  return next_window_open(policy.windows, base);
+}
+
 const Cloud* Config::cloud(std::string_view name) const {
   const auto found = clouds.find(std::string(name));
   return found == clouds.end() ? nullptr : &found->second;

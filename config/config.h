@@ -168,6 +168,17 @@ struct Policy {
 // for any), with the username of each OS.
 [[nodiscard]] std::vector<password::Policy> password_policies(const Policy& policy, Flavor flavor);
 
+// When one server of `policy` is next due, for the scheduler:
+//  - the base: never rotated → `now`; max_age → last rotation + max_age; schedule → the first
+//    cron time after the last rotation (in the policy's time zone);
+//  - plus the server's deterministic jitter (jitter_offset), counted from the opening of the
+//    window in which the base falls (or the next one), never before the base itself, and moved to
+//    the next window when it would fall after the window's close; without windows the jitter is
+//    simply added.
+// The result may lie in the past: the server is overdue and due at once.
+[[nodiscard]] SysSeconds due_at(const Policy& policy, std::optional<SysSeconds> last_rotation,
+                                std::string_view server_id, SysSeconds now);
+
 // ---------------------------------------------------------------------------------------------
 
 struct Config {

@@ -7,6 +7,7 @@
 
 #include <set>
 
+#include "config/config.h"
 #include "config/duration.h"
 #include "config/schedule.h"
 
@@ -304,6 +305,60 @@ TEST_F(JitterTest, DeterministicAndBounded) {
     seen.insert(offset.count());
   }
   EXPECT_GT(seen.size(), 90U);
+}
+
+class DueAtTest : public ::testing::Test {
+ protected:
+  static Policy policy_with(std::optional<seconds> max_age, std::optional<std::string> schedule,
+                            std::vector<std::string> windows, seconds jitter) {
+    Policy policy;
+    policy.max_age = max_age;
+    if (schedule) {
+      policy.schedule = cron(*schedule);
+      policy.timezone = zone("Europe/Berlin");
+    }
+    for (const std::string& text : windows) {
+      policy.windows.push_back(window(text));
+    }
+    policy.jitter = jitter;
+    return policy;
+  }
+};
+
+// A server never rotated is due now (plus its jitter); max_age counts from the last rotation.
+TEST_F(DueAtTest, MaxAgeWithoutWindow) {
+  const Policy policy = policy_with(hours{24 * 30}, std::nullopt, {}, seconds{0});
+  const SysSeconds now = utc(2026, 11, 18, 12);
+  EXPECT_EQ(due_at(policy, std::nullopt, "a", now), now);
+  EXPECT_EQ(due_at(policy, utc(2026, 11, 1, 0), "a", now), utc(2026, 12, 1, 0));
+  const Policy jittered = policy_with(hours{24 * 30}, std::nullopt, {}, hours{2});
+  EXPECT_EQ(due_at(jittered, utc(2026, 11, 1, 0), "a", now),
+            utc(2026, 12, 1, 0) + jitter_offset("a", hours{2}));
+}
+
+// With a window, the jitter counts from the window's opening and never before the base time.
+TEST_F(DueAtTest, WindowAndJitter) {
+  const Policy policy =
+      policy_with(hours{24 * 30}, std::nullopt, {"Sun 01:00-05:00 Europe/Berlin"}, hours{2});
+  const SysSeconds now = utc(2026, 11, 18, 12);
+  const seconds offset = jitter_offset("server-1", hours{2});
+  // Due on Tuesday 1 December: waits for Sunday 6 December 01:00 CET (00:00 UTC) + jitter.
+  EXPECT_EQ(due_at(policy, utc(2026, 11, 1, 0), "server-1", now), utc(2026, 12, 6, 0) + offset);
+  // Due inside the window after the jittered start: at once (the base).
+  const SysSeconds late_in_window = utc(2026, 12, 6, 3, 59);
+  ASSERT_LE(utc(2026, 12, 6, 0) + offset, late_in_window);
+  EXPECT_EQ(due_at(policy, late_in_window - hours{24 * 30}, "server-1", now), late_in_window);
+}
+
+// A cron schedule is the base; the window moves it to the next opening.
+TEST_F(DueAtTest, ScheduleAndWindow) {
+  const Policy policy =
+      policy_with(std::nullopt, "0 3 1 * *", {"Sun 01:00-05:00 Europe/Berlin"}, seconds{0});
+  // After the November run, the next is 1 December 03:00 CET (a Tuesday): the window opens on
+  // Sunday 6 December 01:00 CET.
+  EXPECT_EQ(due_at(policy, utc(2026, 11, 1, 2), "x", utc(2026, 11, 18, 0)), utc(2026, 12, 6, 0));
+  const Policy no_window = policy_with(std::nullopt, "0 3 1 * *", {}, seconds{0});
+  EXPECT_EQ(due_at(no_window, utc(2026, 11, 1, 2), "x", utc(2026, 11, 18, 0)), utc(2026, 12, 1, 2));
 }
 
 }  // namespace
