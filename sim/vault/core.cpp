@@ -101,12 +101,16 @@ VaultFaults VaultFaults::named(const std::string& name) {
   if (name == "flaky") {
     profile.error_rate = 0.05;
     profile.latency_rate = 0.05;
+    profile.throttle_rate = 0.02;
+    profile.precondition_rate = 0.01;
     profile.reset_after_write_rate = 0.02;
     return profile;
   }
   if (name == "chaos") {
     profile.error_rate = 0.2;
     profile.latency_rate = 0.2;
+    profile.throttle_rate = 0.05;
+    profile.precondition_rate = 0.05;
     profile.timeout_rate = 0.02;
     profile.reset_after_write_rate = 0.1;
     return profile;
@@ -351,6 +355,11 @@ struct VaultCore::State {
   bool sealed = false;
   bool standby = false;
   bool perf_standby = false;
+  // Rarer health states (spec §4), set with /_sim/health-state.
+  bool uninitialized = false;
+  bool removed = false;
+  bool ha_unhealthy = false;
+  bool dr_secondary = false;
   VaultFaults faults;
   std::map<std::string, Mount> mounts;
   std::map<std::string, Token> tokens;
@@ -657,32 +666,50 @@ struct VaultCore::State {
     const auto standby_code = code("standbycode", 429);
     const auto perf_code = code("performancestandbycode", 473);
     const auto sealed_code = code("sealedcode", 503);
-    if (bad || !active || !standby_code || !perf_code || !sealed_code || !code("uninitcode", 501) ||
-        !code("drsecondarycode", 472) || !code("haunhealthycode", 474) ||
-        !code("removedcode", 530)) {
+    const auto uninit_code = code("uninitcode", 501);
+    const auto dr_code = code("drsecondarycode", 472);
+    const auto unhealthy_code = code("haunhealthycode", 474);
+    const auto removed_code = code("removedcode", 530);
+    if (bad || !active || !standby_code || !perf_code || !sealed_code || !uninit_code || !dr_code ||
+        !unhealthy_code || !removed_code) {
       return errors(400, {});
     }
+    // First match wins, in the order of Vault's http/sys_health.go.
     int status = *active;
-    if (sealed) {
+    if (uninitialized) {
+      status = *uninit_code;
+    } else if (removed) {
+      status = *removed_code;
+    } else if (sealed) {
       status = *sealed_code;
+    } else if (ha_unhealthy && (standby || perf_standby)) {
+      status = *unhealthy_code;
+    } else if (dr_secondary) {
+      status = *dr_code;
     } else if (perf_standby) {
       status = perfstandbyok ? *active : *perf_code;
     } else if (standby) {
       status = standbyok ? *active : *standby_code;
     }
     ojson body;
-    body["initialized"] = true;
-    body["sealed"] = sealed;
+    body["initialized"] = !uninitialized;
+    body["sealed"] = sealed || uninitialized;
     body["standby"] = standby || perf_standby;
     body["performance_standby"] = perf_standby;
     body["replication_performance_mode"] = "disabled";
-    body["replication_dr_mode"] = "disabled";
+    body["replication_dr_mode"] = dr_secondary ? "secondary" : "disabled";
     body["server_time_utc"] = now() / kNanos;
     body["version"] = options.version;
     body["enterprise"] = false;
-    if (!sealed) {
+    if (!sealed && !uninitialized) {
       body["cluster_name"] = "vault-cluster-rotor-sim";
       body["cluster_id"] = cluster_id;
+    }
+    if (removed) {
+      body["removed_from_cluster"] = true;
+    }
+    if (standby || perf_standby) {
+      body["ha_connection_healthy"] = !ha_unhealthy;
     }
     body["echo_duration_ms"] = 0;
     body["clock_skew_ms"] = 0;
@@ -1411,6 +1438,8 @@ struct VaultCore::State {
     profile.timeout = std::chrono::milliseconds(body.value("timeout_ms", profile.timeout.count()));
     profile.reset_after_write_rate =
         body.value("reset_after_write_rate", profile.reset_after_write_rate);
+    profile.throttle_rate = body.value("throttle_rate", profile.throttle_rate);
+    profile.precondition_rate = body.value("precondition_rate", profile.precondition_rate);
     return profile;
   }
 
@@ -1434,6 +1463,11 @@ struct VaultCore::State {
       } else if (what == "standby") {
         standby = body.value("standby", true);
         perf_standby = body.value("performance", false);
+      } else if (what == "health-state") {
+        uninitialized = body.value("uninitialized", false);
+        removed = body.value("removed", false);
+        ha_unhealthy = body.value("ha_unhealthy", false);
+        dr_secondary = body.value("dr_secondary", false);
       } else if (what == "expire-token") {
         const std::string id = body.value("token", "");
         if (!expire_locked(id)) {
@@ -1523,8 +1557,11 @@ struct VaultCore::State {
     if (path == "sys/seal-status") {
       return seal_status();
     }
-    if (sealed) {
+    if (sealed || uninitialized) {
       return errors(503, {"Vault is sealed"});
+    }
+    if (dr_secondary) {
+      return errors(400, {"path disabled in replication DR secondary mode"});
     }
     if (request.method == "PATCH" &&
         request.content_type.rfind("application/merge-patch+json", 0) != 0) {
@@ -1688,6 +1725,18 @@ VaultResponse VaultCore::handle(const VaultRequest& request) {
       response.delay = s.faults.timeout;
       return response;
     }
+    if (s.prng.unit() < s.faults.throttle_rate) {
+      VaultResponse response = errors(
+          429, {"request path \"" + request.path.substr(4) + "\": rate limit quota exceeded"});
+      response.headers.emplace_back("Retry-After", "1");
+      response.delay = delay;
+      return response;
+    }
+    if (s.prng.unit() < s.faults.precondition_rate) {
+      VaultResponse response = errors(412, {"required index state not present"});
+      response.delay = delay;
+      return response;
+    }
     if (s.prng.unit() < s.faults.error_rate) {
       static constexpr int kCodes[] = {500, 502, 503};
       const int code = kCodes[s.prng.next() % 3U];
@@ -1728,6 +1777,15 @@ void VaultCore::set_standby(bool standby, bool performance_standby) {
   std::lock_guard lock(state_->mutex);
   state_->standby = standby;
   state_->perf_standby = performance_standby;
+}
+
+void VaultCore::set_health_state(bool uninitialized, bool removed, bool ha_unhealthy,
+                                 bool dr_secondary) {
+  std::lock_guard lock(state_->mutex);
+  state_->uninitialized = uninitialized;
+  state_->removed = removed;
+  state_->ha_unhealthy = ha_unhealthy;
+  state_->dr_secondary = dr_secondary;
 }
 
 bool VaultCore::expire_token(const std::string& token) {

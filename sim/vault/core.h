@@ -63,6 +63,8 @@ struct VaultFaults {
   double timeout_rate = 0;  // answer only after `timeout` (longer than a client's timeout)
   std::chrono::milliseconds timeout{5000};
   double reset_after_write_rate = 0;  // apply a write, then drop the connection
+  double throttle_rate = 0;      // 429 rate limit quota exceeded, Retry-After: 1, nothing applied
+  double precondition_rate = 0;  // 412 required index state not present, nothing applied
   // "none", "flaky" (a few % of each), "chaos" (many); throws std::invalid_argument otherwise.
   static VaultFaults named(const std::string& name);
 };
@@ -93,6 +95,8 @@ class VaultCore {
   void seal();
   void unseal();
   void set_standby(bool standby, bool performance_standby);
+  // The rarer sys/health states of spec §4 (501, 530, 474, 472); all false = normal.
+  void set_health_state(bool uninitialized, bool removed, bool ha_unhealthy, bool dr_secondary);
   // Expires one token (or, with an empty id, every token but the root token) now.
   bool expire_token(const std::string& token);
   void set_faults(VaultFaults faults);

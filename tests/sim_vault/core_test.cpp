@@ -400,6 +400,53 @@ TEST_F(VaultCoreTest, HealthAndSeal) {
   EXPECT_EQ(call("GET", "/v1/secret/data/x").status, 404);
 }
 
+// The rarer health states in Vault's first-match order (spec §4), with their override params.
+TEST_F(VaultCoreTest, RareHealthStates) {
+  core_->set_health_state(true, false, false, false);
+  auto uninit = call("GET", "/v1/sys/health", "", "");
+  EXPECT_EQ(uninit.status, 501);
+  EXPECT_EQ(parse(uninit)["initialized"], false);
+  EXPECT_EQ(call("GET", "/v1/sys/health?uninitcode=299", "", "").status, 299);
+  EXPECT_EQ(call("GET", "/v1/secret/data/x").status, 503);
+  core_->set_health_state(false, true, false, false);
+  auto removed = call("GET", "/v1/sys/health", "", "");
+  EXPECT_EQ(removed.status, 530);
+  EXPECT_EQ(parse(removed)["removed_from_cluster"], true);
+  core_->set_health_state(false, false, true, false);
+  core_->set_standby(true, false);
+  auto unhealthy = call("GET", "/v1/sys/health?standbyok=true", "", "");
+  EXPECT_EQ(unhealthy.status, 474);
+  EXPECT_EQ(parse(unhealthy)["ha_connection_healthy"], false);
+  core_->set_standby(false, false);
+  core_->set_health_state(false, false, false, true);
+  auto dr = call("GET", "/v1/sys/health", "", "");
+  EXPECT_EQ(dr.status, 472);
+  EXPECT_EQ(parse(dr)["replication_dr_mode"], "secondary");
+  EXPECT_EQ(call("POST", "/_sim/health-state", "{}", "").status, 204);
+  EXPECT_EQ(call("GET", "/v1/sys/health", "", "").status, 200);
+}
+
+// Throttling and precondition faults: 429 with Retry-After and 412, nothing applied.
+TEST_F(VaultCoreTest, ThrottleAndPreconditionFaults) {
+  VaultFaults faults;
+  faults.enabled = true;
+  faults.throttle_rate = 1.0;
+  core_->set_faults(faults);
+  auto throttled = call("POST", "/v1/secret/data/a", R"({"data":{"k":"v"}})");
+  EXPECT_EQ(throttled.status, 429);
+  EXPECT_EQ(parse(throttled)["errors"][0],
+            "request path \"secret/data/a\": rate limit quota exceeded");
+  ASSERT_EQ(throttled.headers.size(), 1U);
+  EXPECT_EQ(throttled.headers[0], std::make_pair(std::string("Retry-After"), std::string("1")));
+  faults.throttle_rate = 0;
+  faults.precondition_rate = 1.0;
+  core_->set_faults(faults);
+  EXPECT_EQ(call("POST", "/v1/secret/data/a", R"({"data":{"k":"v"}})").body,
+            "{\"errors\":[\"required index state not present\"]}\n");
+  core_->set_faults_enabled(false);
+  EXPECT_EQ(call("GET", "/v1/secret/data/a").status, 404);
+}
+
 // KV v1 mounts: flat writes (204), lease_duration 2764800, and ui/mounts says version "1".
 TEST_F(VaultCoreTest, KvV1Mount) {
   core_->add_mount("kv1", 1);

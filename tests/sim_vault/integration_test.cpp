@@ -203,9 +203,9 @@ TEST_F(VaultIntegrationTest, SealThenUnseal) {
   simulator_->core().unseal();
 }
 
-// Under injected 5xx and connections dropped after applied writes, CAS keeps the secret honest:
-// every write either got its version, or a re-read shows whether it landed — never a lost or
-// doubled version.
+// Under injected 5xx, 429, 412 and connections dropped after applied writes, CAS keeps the secret
+// honest: every write either got its version, or a re-read shows whether it landed — never a lost
+// or doubled version.
 TEST_F(VaultIntegrationTest, FaultsNeverMakeTheSecretLie) {
   auto client = approle_client();
   ASSERT_TRUE(client.start());
@@ -213,6 +213,8 @@ TEST_F(VaultIntegrationTest, FaultsNeverMakeTheSecretLie) {
   faults.enabled = true;
   faults.error_rate = 0.2;
   faults.reset_after_write_rate = 0.3;
+  faults.throttle_rate = 0.1;
+  faults.precondition_rate = 0.1;
   simulator_->core().set_faults(faults);
 
   const auto read_until_ok = [&]() -> Result<vault::KvSecret> {

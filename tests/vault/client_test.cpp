@@ -718,6 +718,24 @@ TEST_F(VaultClientTest, StandbyHealthCodes) {
   EXPECT_EQ(dr.error().http_status(), 472);
 }
 
+// Uninitialised (501) and a standby without an active node (474) are waited out; a node removed
+// from the cluster (530) fails at once.
+TEST_F(VaultClientTest, RareHealthCodes) {
+  auto client = token_client();
+  transport_.reply(501, health_body(true));
+  transport_.reply(474, health_body(false, true));
+  transport_.reply(200, health_body(false));
+  auto ready = client.wait_until_ready();
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->http_status, 200);
+  EXPECT_EQ(transport_.requests().size(), 3U);
+  transport_.reply(530, health_body(false));
+  auto removed = client.wait_until_ready();
+  ASSERT_FALSE(removed);
+  EXPECT_EQ(removed.error().code(), ErrorCode::ServiceUnavailable);
+  EXPECT_EQ(removed.error().http_status(), 530);
+}
+
 // Nothing secret reaches the logs or error texts across a whole session with failures.
 TEST_F(VaultClientTest, NoSecretInLogsOrErrors) {
   rotor::log::set_level(spdlog::level::trace);
