@@ -98,6 +98,31 @@ class SilentCloser {
   std::thread thread_;
 };
 
+// A raw TCP listener that accepts connections and never reads or writes (until destroyed).
+class BlackHole {
+ public:
+  BlackHole() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    auto* raw = reinterpret_cast<sockaddr*>(&address);  // the socket API's own cast
+    EXPECT_EQ(::bind(fd_, raw, length), 0);
+    EXPECT_EQ(::listen(fd_, 8), 0);  // the kernel completes the handshake; nobody answers
+    EXPECT_EQ(::getsockname(fd_, raw, &length), 0);
+    port_ = ntohs(address.sin_port);
+  }
+  BlackHole(const BlackHole&) = delete;
+  BlackHole& operator=(const BlackHole&) = delete;
+  ~BlackHole() { ::close(fd_); }
+  [[nodiscard]] int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 // A raw HTTP/1.1 server: answers the first request with a kept-alive 200, then closes every
 // later connection right after reading its request (as if it had acted and then crashed). Counts
 // the requests it read, over all connections.
@@ -397,6 +422,28 @@ TEST_F(CurlTransportTest, NonIdempotentRequestIsNeverResentSilently) {
   EXPECT_EQ(outcome_of(result.error()), Outcome::Unknown);
   EXPECT_EQ(server.requests(), 2);
   transport_owner.reset();  // closes the kept-alive connection, so the server can stop
+}
+
+// A TLS peer that never completes the handshake: nothing was sent (Rejected). The same
+// silence over plain HTTP comes after the request was written: Timeout (Unknown).
+TEST_F(CurlTransportTest, SilenceBeforeAndAfterSendingIsTellable) {
+  BlackHole hole;
+  CurlTransport transport(loopback_options());
+  HttpRequest tls = get(fmt::format("https://127.0.0.1:{}/x", hole.port()));
+  tls.timeout = 300ms;
+  auto handshake = transport.send(tls);
+  ASSERT_FALSE(handshake);
+  // libcurl counts the TLS handshake as part of connecting: either code means "not sent".
+  EXPECT_TRUE(handshake.error().code() == ErrorCode::TlsFailed ||
+              handshake.error().code() == ErrorCode::ConnectFailed)
+      << handshake.error().to_string();
+  EXPECT_EQ(outcome_of(handshake.error()), Outcome::Rejected);
+  HttpRequest plain = get(fmt::format("http://127.0.0.1:{}/x", hole.port()));
+  plain.timeout = 300ms;
+  auto sent = transport.send(plain);
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error().code(), ErrorCode::Timeout) << sent.error().to_string();
+  EXPECT_EQ(outcome_of(sent.error()), Outcome::Unknown);
 }
 
 // Bodies above the cap are refused, with and without a Content-Length.
