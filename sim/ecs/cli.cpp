@@ -69,6 +69,14 @@ int ecs_main(int argc, char** argv) {
   app.add_option("--flavor", flavor, "otc or huawei")->check(CLI::IsMember({"otc", "huawei"}));
   app.add_option("--job-polls", options.job_polls, "polls after which a job succeeds");
   app.add_option("--threads", options.threads, "HTTP worker threads");
+  app.add_option(
+      "--disable-api", options.disabled_apis,
+      "answer this API with the gateway's 404 (repeatable): " + [] {
+        std::string names;
+        for (const auto& key : api_keys())
+          names += (names.empty() ? "" : ", ") + key;
+        return names;
+      }());
   app.add_flag("--no-auth", no_auth, "accept requests without credentials");
   try {
     app.parse(argc, argv);
@@ -138,7 +146,14 @@ int ecs_main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  EcsSimulator simulator(std::move(options));
+  std::unique_ptr<EcsSimulator> owned;
+  try {
+    owned = std::make_unique<EcsSimulator>(std::move(options));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rotor-sim ecs: %s\n", e.what());
+    return 2;
+  }
+  EcsSimulator& simulator = *owned;
   try {
     simulator.start();
   } catch (const std::exception& e) {

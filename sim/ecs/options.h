@@ -65,6 +65,9 @@ struct EcsSimulatorOptions {
   // case for a client) or to none.
   bool partial_batch_applies = true;
   std::size_t threads = 64;
+  // APIs answered with the gateway's 404 (names from api_keys() in service.h), to play a region
+  // that lacks them, e.g. {"resetpwd-flag"}. An unknown name makes the constructor throw.
+  std::vector<std::string> disabled_apis;
   // Time source for X-Sdk-Date checks, token expiry, jobs and the rate limit; not owned.
   // nullptr = the system clock.
   const Clock* clock = nullptr;

@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "common/log.h"
@@ -234,30 +235,31 @@ struct RouteSpec {
   std::string_view pattern;  // '*' = one captured segment
   Route route;
   std::string_view name;
+  std::string_view key;  // short name for disabling the API (EcsSimulatorOptions::disabled_apis)
 };
 
 constexpr std::array<RouteSpec, 12> kRoutes{{
-    {"POST", "v3/auth/tokens", Route::IamTokens, "POST /v3/auth/tokens"},
+    {"POST", "v3/auth/tokens", Route::IamTokens, "POST /v3/auth/tokens", "iam-tokens"},
     {"PUT", "v2.1/*/servers/*/os-reset-password", Route::ResetV21,
-     "PUT /v2.1/{project_id}/servers/{server_id}/os-reset-password"},
+     "PUT /v2.1/{project_id}/servers/{server_id}/os-reset-password", "reset-v2.1"},
     {"PUT", "v1/*/cloudservers/os-reset-passwords", Route::BatchReset,
-     "PUT /v1/{project_id}/cloudservers/os-reset-passwords"},
+     "PUT /v1/{project_id}/cloudservers/os-reset-passwords", "batch-reset"},
     {"PUT", "v1/*/cloudservers/*/os-reset-password", Route::ResetV1,
-     "PUT /v1/{project_id}/cloudservers/{server_id}/os-reset-password"},
+     "PUT /v1/{project_id}/cloudservers/{server_id}/os-reset-password", "reset-v1"},
     {"GET", "v1/*/cloudservers/*/os-resetpwd-flag", Route::ResetFlag,
-     "GET /v1/{project_id}/cloudservers/{server_id}/os-resetpwd-flag"},
+     "GET /v1/{project_id}/cloudservers/{server_id}/os-resetpwd-flag", "resetpwd-flag"},
     {"GET", "v1/*/cloudservers/detail", Route::ListDetail,
-     "GET /v1/{project_id}/cloudservers/detail"},
+     "GET /v1/{project_id}/cloudservers/detail", "list-detail"},
     {"GET", "v1/*/cloudservers/*", Route::ShowServer,
-     "GET /v1/{project_id}/cloudservers/{server_id}"},
+     "GET /v1/{project_id}/cloudservers/{server_id}", "show-server"},
     {"POST", "v1/*/servers/resource_instances/action", Route::TagQueryOtc,
-     "POST /v1/{project_id}/servers/resource_instances/action"},
+     "POST /v1/{project_id}/servers/resource_instances/action", "tags-otc"},
     {"POST", "v1/*/cloudservers/resource_instances/action", Route::TagQueryHuawei,
-     "POST /v1/{project_id}/cloudservers/resource_instances/action"},
-    {"POST", "v1/*/cloudservers/action", Route::Action,
-     "POST /v1/{project_id}/cloudservers/action"},
-    {"GET", "v1/*/jobs/*", Route::ShowJob, "GET /v1/{project_id}/jobs/{job_id}"},
-    {"GET", "v3/projects", Route::IamProjects, "GET /v3/projects"},
+     "POST /v1/{project_id}/cloudservers/resource_instances/action", "tags-huawei"},
+    {"POST", "v1/*/cloudservers/action", Route::Action, "POST /v1/{project_id}/cloudservers/action",
+     "action"},
+    {"GET", "v1/*/jobs/*", Route::ShowJob, "GET /v1/{project_id}/jobs/{job_id}", "show-job"},
+    {"GET", "v3/projects", Route::IamProjects, "GET /v3/projects", "iam-projects"},
 }};
 
 struct Matched {
@@ -296,6 +298,14 @@ std::optional<Matched> match_route(std::string_view method, std::string_view pat
 }
 
 }  // namespace
+
+std::vector<std::string> api_keys() {
+  std::vector<std::string> keys;
+  for (const auto& spec : kRoutes) {
+    keys.emplace_back(spec.key);
+  }
+  return keys;
+}
 
 std::string_view to_string(OsType os) noexcept {
   return os == OsType::Windows ? "Windows" : "Linux";
@@ -430,6 +440,7 @@ struct ServiceState {
   std::unordered_map<std::string, std::list<Server>::iterator> index;
   std::map<std::string, Job, std::less<>> jobs;
   std::map<std::string, Token, std::less<>> tokens;
+  std::set<std::string, std::less<>> disabled;  // API keys answered with the gateway's 404
   SimStats stats;
   std::shared_ptr<spdlog::logger> log = rotor::log::get("sim-ecs");
 
@@ -698,6 +709,9 @@ struct ServiceState {
 
 EcsService::EcsService(EcsSimulatorOptions options)
     : options_(std::move(options)), state_(std::make_unique<detail::ServiceState>(options_)) {
+  if (!set_disabled_apis(options_.disabled_apis)) {
+    throw std::invalid_argument("unknown API name in disabled_apis");
+  }
   auto& st = *state_;
   std::lock_guard lock(st.mutex);
   static constexpr std::array<std::string_view, 3> kEnvs{"prod", "staging", "dev"};
@@ -815,6 +829,23 @@ std::size_t EcsService::complete_jobs() {
     }
   }
   return count;
+}
+
+bool EcsService::set_disabled_apis(const std::vector<std::string>& keys) {
+  const auto known = api_keys();
+  for (const auto& key : keys) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      return false;
+    }
+  }
+  std::lock_guard lock(state_->mutex);
+  state_->disabled = {keys.begin(), keys.end()};
+  return true;
+}
+
+std::vector<std::string> EcsService::disabled_apis() const {
+  std::lock_guard lock(state_->mutex);
+  return {state_->disabled.begin(), state_->disabled.end()};
 }
 
 void EcsService::advance_clock(std::chrono::seconds by) {
@@ -1605,6 +1636,24 @@ SimResponse EcsService::handle(const SimRequest& req) {
         st.faults.clear_forced();
         return empty_response(204);
       }
+    } else if (parts.size() == 2 && parts[1] == "apis") {
+      if (m == "POST") {
+        auto body = parse_body(req.body);
+        if (!body || !body->contains("disabled") || !(*body)["disabled"].is_array()) {
+          return control_error(400, "expected {\"disabled\": [names]}");
+        }
+        std::vector<std::string> keys;
+        for (const auto& key : (*body)["disabled"]) {
+          if (!key.is_string())
+            return control_error(400, "API names are strings");
+          keys.push_back(key.get<std::string>());
+        }
+        if (!set_disabled_apis(keys))
+          return control_error(400, "unknown API name");
+      }
+      if (m == "POST" || m == "GET") {
+        return json_response(200, {{"apis", api_keys()}, {"disabled", disabled_apis()}});
+      }
     } else if (parts.size() == 2 && parts[1] == "stats") {
       if (m == "GET")
         return json_response(200, stats_json(stats()));
@@ -1652,6 +1701,18 @@ SimResponse EcsService::handle(const SimRequest& req) {
     return res;
   }
   route_name = std::string(matched->spec->name);
+  bool disabled = false;
+  {
+    std::lock_guard lock(st.mutex);
+    disabled = st.disabled.count(matched->spec->key) != 0;
+  }
+  if (disabled) {
+    res = gateway_error(404, "APIGW.0101",
+                        "The API does not exist or has not been published in the environment.",
+                        request_id);
+    count(res, {});
+    return res;
+  }
   const Route route = matched->spec->route;
   const bool is_iam = route == Route::IamTokens || route == Route::IamProjects;
   const bool nova = route == Route::ResetV21;

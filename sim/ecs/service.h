@@ -75,6 +75,10 @@ class EcsService {
   void reset_stats();
   // Finishes every running job now (reboots apply pending passwords). Returns how many.
   std::size_t complete_jobs();
+  // Makes the named APIs (api_keys()) answer the gateway's 404, like a region that does not offer
+  // them (e.g. "resetpwd-flag" on OTC public). Returns false, changing nothing, on an unknown name.
+  bool set_disabled_apis(const std::vector<std::string>& keys);
+  [[nodiscard]] std::vector<std::string> disabled_apis() const;
   // Moves the simulator's clock forward (token expiry, X-Sdk-Date window, jobs, rate limit).
   void advance_clock(std::chrono::seconds by);
   [[nodiscard]] std::chrono::system_clock::time_point now() const;
@@ -86,6 +90,10 @@ class EcsService {
   EcsSimulatorOptions options_;
   std::unique_ptr<detail::ServiceState> state_;
 };
+
+// Short names of the simulated APIs: iam-tokens, iam-projects, reset-v2.1, reset-v1, batch-reset,
+// resetpwd-flag, list-detail, show-server, tags-otc, tags-huawei, action, show-job.
+[[nodiscard]] std::vector<std::string> api_keys();
 
 // JSON of a snapshot as served by GET /_sim/servers.
 [[nodiscard]] nlohmann::json to_json(const ServerSnapshot& server);

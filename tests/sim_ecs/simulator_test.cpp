@@ -668,6 +668,29 @@ TEST_F(EcsSimulatorTest, ConcurrentResetsAreAllRecorded) {
             80U);
 }
 
+// A disabled API answers like a region without it (gateway 404), switchable at runtime.
+TEST_F(EcsSimulatorTest, DisabledApisAnswerGateway404) {
+  EcsSimulatorOptions options;
+  options.disabled_apis = {"resetpwd-flag"};
+  start(options);
+  const std::string id = add("probe");
+  const Reply missing = call("GET", v1("/" + id + "/os-resetpwd-flag"));
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.body["error_code"], "APIGW.0101");
+  EXPECT_EQ(control("POST", "/_sim/apis", R"({"disabled":["bogus"]})").status, 400);
+  const Reply apis = control("POST", "/_sim/apis", R"({"disabled":["reset-v2.1"]})");
+  EXPECT_EQ(apis.body["disabled"], json({"reset-v2.1"}));
+  EXPECT_EQ(apis.body["apis"].size(), api_keys().size());
+  EXPECT_EQ(call("GET", v1("/" + id + "/os-resetpwd-flag")).status, 200);
+  EXPECT_EQ(call("PUT", "/v2.1/" + std::string(kProject) + "/servers/" + id + "/os-reset-password",
+                 R"({"reset-password":{"new_password":"Kluw-Pq7.Zx9y"}})")
+                .status,
+            404);
+  EcsSimulatorOptions bad;
+  bad.disabled_apis = {"no-such-api"};
+  EXPECT_THROW(EcsService{bad}, std::invalid_argument);
+}
+
 // The /_sim controls: list, add, patch, restart, faults, stats, jobs, clock.
 TEST_F(EcsSimulatorTest, SimControls) {
   EcsSimulatorOptions options;
