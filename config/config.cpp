@@ -325,8 +325,11 @@ std::string to_yaml(const Config& config, const SummaryOptions& options) {
         << "    project_id: " << yaml_quote(cloud.project_id) << '\n'
         << "    endpoints:\n"
         << "      ecs: " << yaml_quote(cloud.ecs_endpoint) << '\n'
-        << "      iam: " << yaml_quote(cloud.iam_endpoint) << '\n'
-        << "    auth:\n";
+        << "      iam: " << yaml_quote(cloud.iam_endpoint) << '\n';
+    if (cloud.ca_file) {
+      out << "    ca_file: " << yaml_quote(cloud.ca_file->string()) << '\n';
+    }
+    out << "    auth:\n";
     if (cloud.auth.type == CloudAuthType::AkSk) {
       out << "      type: aksk\n";
       emit_secret(out, "      ", cloud.auth.access_key);

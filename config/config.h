@@ -101,6 +101,8 @@ struct Cloud {
   std::string project_id;
   std::string ecs_endpoint;  // defaulted from flavor and region
   std::string iam_endpoint;
+  // CA bundle for the cloud's TLS certificates; empty: the system bundle.
+  std::optional<std::filesystem::path> ca_file;
   CloudAuth auth;
   CloudLimits limits;
   bool operator==(const Cloud&) const = default;

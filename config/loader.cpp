@@ -719,6 +719,18 @@ std::optional<Cloud> Loader::cloud(const std::string& name, const YAML::Mark& ke
     }
     endpoints->finish();
   }
+  if (auto ca = nonempty_string(map, "ca_file", false)) {
+    const YAML::Mark at = map.find("ca_file")->value.Mark();
+    if (ca->front() != '/') {
+      ctx_.error(at, "'ca_file' (" + shown(*ca) + ") must be an absolute path");
+    } else {
+      cloud.ca_file = *ca;
+      if (ctx_.options().check_secrets &&
+          (!std::ifstream(*ca) || !std::filesystem::is_regular_file(*ca))) {
+        ctx_.error(at, "'ca_file' (" + shown(*ca) + ") is not a readable file");
+      }
+    }
+  }
   if (auto auth = map.map("auth", true)) {
     auto type = auth->choice("type", {"aksk", "token"}, true);
     const std::vector<std::string_view> aksk_keys{"access_key", "access_key_file", "secret_key",
