@@ -11,7 +11,7 @@
 namespace rotor::sim {
 namespace {
 
-class FaultInjectorTest : public ::testing::Test {
+class SimFaultInjectorTest : public ::testing::Test {
  protected:
   testing::ManualClock clock_;
 };
@@ -23,7 +23,7 @@ FaultProfile mixed() {
 }
 
 // The faults one URL sees depend on the seed and on that URL's own history only.
-TEST_F(FaultInjectorTest, DecisionsPerUrlIgnoreInterleaving) {
+TEST_F(SimFaultInjectorTest, DecisionsPerUrlIgnoreInterleaving) {
   FaultInjector alone(7, mixed(), clock_);
   FaultInjector mixed_in(7, mixed(), clock_);
   for (int i = 0; i < 200; ++i) {
@@ -35,7 +35,7 @@ TEST_F(FaultInjectorTest, DecisionsPerUrlIgnoreInterleaving) {
 }
 
 // Over many requests each class shows up at roughly its rate.
-TEST_F(FaultInjectorTest, RatesAreRoughlyHonoured) {
+TEST_F(SimFaultInjectorTest, RatesAreRoughlyHonoured) {
   FaultInjector injector(99, mixed(), clock_);
   std::map<FaultClass, int> seen;
   for (int i = 0; i < 20000; ++i) {
@@ -47,7 +47,7 @@ TEST_F(FaultInjectorTest, RatesAreRoughlyHonoured) {
 }
 
 // Forced faults win over everything, match method and path, and run out after `count`.
-TEST_F(FaultInjectorTest, ForcedFaultsMatchAndRunOut) {
+TEST_F(SimFaultInjectorTest, ForcedFaultsMatchAndRunOut) {
   FaultProfile off;
   off.enabled = false;
   FaultInjector injector(1, off, clock_);
@@ -60,7 +60,7 @@ TEST_F(FaultInjectorTest, ForcedFaultsMatchAndRunOut) {
 }
 
 // IAM requests are spared unless include_iam; latency stays within its bounds.
-TEST_F(FaultInjectorTest, IamExemptionAndLatency) {
+TEST_F(SimFaultInjectorTest, IamExemptionAndLatency) {
   FaultProfile profile;
   profile.rates.server_error = 1.0;
   profile.latency_min = std::chrono::milliseconds(5);
@@ -76,7 +76,7 @@ TEST_F(FaultInjectorTest, IamExemptionAndLatency) {
 }
 
 // Profiles from JSON: named base, then field overrides; bad input is refused with a reason.
-TEST_F(FaultInjectorTest, ProfilesFromJson) {
+TEST_F(SimFaultInjectorTest, ProfilesFromJson) {
   auto profile = apply_json(FaultProfile{}, nlohmann::json::parse(
                                                 R"({"profile":"throttled","hold_ms":250,
                                                     "rates":{"reset_after":0.5}})"));
@@ -93,10 +93,10 @@ TEST_F(FaultInjectorTest, ProfilesFromJson) {
   }
 }
 
-class PasswordRulesTest : public ::testing::Test {};
+class SimPasswordRulesTest : public ::testing::Test {};
 
 // §7 v1 rules: 8–26 characters, 3 of 4 classes, the v1 specials only, no user names.
-TEST_F(PasswordRulesTest, EnforcesV1Rules) {
+TEST_F(SimPasswordRulesTest, EnforcesV1Rules) {
   EXPECT_EQ(check_password_v1("Kluw-Pq7.Zx9y"), "");
   EXPECT_NE(check_password_v1("Str0ng-Pass.w0rd"), "");  // "Str": case-insensitive
   EXPECT_EQ(check_password_v1("Abcdef1!"), "");

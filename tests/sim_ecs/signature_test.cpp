@@ -13,10 +13,10 @@ std::chrono::system_clock::time_point at(std::string_view sdk_date) {
   return *parse_sdk_date(sdk_date);
 }
 
-class SignatureTest : public ::testing::Test {};
+class SimSignatureTest : public ::testing::Test {};
 
 // V1: Go SDK test1 — GET with a query, only x-sdk-date signed, empty body.
-TEST_F(SignatureTest, ReproducesVectorV1) {
+TEST_F(SimSignatureTest, ReproducesVectorV1) {
   const std::string canonical = canonical_request(
       "GET", "/path", {{"limit", "1"}}, {{"X-Sdk-Date", "20060102T150405Z"}}, kEmptyBodySha256);
   EXPECT_EQ(canonical, "GET\n/path/\nlimit=1\nx-sdk-date:20060102T150405Z\n\nx-sdk-date\n" +
@@ -29,7 +29,7 @@ TEST_F(SignatureTest, ReproducesVectorV1) {
 }
 
 // V2: Go SDK test2 — POST with a JSON body that ends in a newline (hash what is sent).
-TEST_F(SignatureTest, ReproducesVectorV2) {
+TEST_F(SimSignatureTest, ReproducesVectorV2) {
   const std::string body = "{\"Name\":\"test\",\"Id\":1}\n";
   EXPECT_EQ(sha256_hex(body), "a29d7b4c5efd1a22011d69fd7b7aee76fe51e4083c609244228de258afd61289");
   const std::string canonical = canonical_request(
@@ -39,7 +39,7 @@ TEST_F(SignatureTest, ReproducesVectorV2) {
 }
 
 // V3 and V4: Python SDK — host and x-sdk-date signed; GET without and POST with a body.
-TEST_F(SignatureTest, ReproducesVectorsV3AndV4) {
+TEST_F(SimSignatureTest, ReproducesVectorsV3AndV4) {
   const Headers headers{{"Host", "service.endpoint.myhuaweicloud.com"},
                         {"X-Sdk-Date", "20200608T023900Z"}};
   const std::string get =
@@ -57,7 +57,7 @@ TEST_F(SignatureTest, ReproducesVectorsV3AndV4) {
 }
 
 // V5: the signing guide's worked example, verified end to end through verify().
-TEST_F(SignatureTest, VerifiesVectorV5) {
+TEST_F(SimSignatureTest, VerifiesVectorV5) {
   ReceivedRequest request{
       "GET",
       "/v1/77b6a44cba5143ab91d13ab9a8ff44fd/vpcs",
@@ -92,7 +92,7 @@ TEST_F(SignatureTest, VerifiesVectorV5) {
 }
 
 // V6: query canonicalisation (sorting, repeated keys, UTF-8 and reserved characters).
-TEST_F(SignatureTest, CanonicalisesQueryLikeVectorV6) {
+TEST_F(SimSignatureTest, CanonicalisesQueryLikeVectorV6) {
   EXPECT_EQ(canonical_query({{"limit", "1"},
                              {"enable", "true"},
                              {"test", "\xE4\xB8\x80 (&=?!#%.*)"},
@@ -105,7 +105,7 @@ TEST_F(SignatureTest, CanonicalisesQueryLikeVectorV6) {
 }
 
 // The canonical URI encodes each segment and always ends in '/'.
-TEST_F(SignatureTest, CanonicalUriEncodesSegmentsAndAddsSlash) {
+TEST_F(SimSignatureTest, CanonicalUriEncodesSegmentsAndAddsSlash) {
   EXPECT_EQ(canonical_uri(""), "/");
   EXPECT_EQ(canonical_uri("/"), "/");
   EXPECT_EQ(canonical_uri("/a b/c"), "/a%20b/c/");
@@ -114,7 +114,7 @@ TEST_F(SignatureTest, CanonicalUriEncodesSegmentsAndAddsSlash) {
 
 // Refusals: unknown key, wrong secret (with the canonical request in the reason), missing
 // signed header, x-sdk-date not signed, malformed header.
-TEST_F(SignatureTest, RefusesBadSignatures) {
+TEST_F(SimSignatureTest, RefusesBadSignatures) {
   ReceivedRequest request{"PUT",
                           "/v1/p/cloudservers/os-reset-passwords",
                           {},
@@ -162,7 +162,7 @@ TEST_F(SignatureTest, RefusesBadSignatures) {
 }
 
 // An unsigned X-Project-Id (gophertelekomcloud adds it after signing) is accepted.
-TEST_F(SignatureTest, AcceptsUnsignedProjectHeader) {
+TEST_F(SimSignatureTest, AcceptsUnsignedProjectHeader) {
   ReceivedRequest request{"GET",
                           "/v1/p/cloudservers/detail",
                           {{"limit", "5"}},
