@@ -195,6 +195,7 @@ struct VaultClient::State {
   TokenInfo info;
   std::int64_t requested_ttl = 0;  // increment asked for on renewal (the login TTL)
   Next next = Next::None;
+  bool in_health_wait = false;
   steady_clock::time_point next_at{};
   steady_clock::time_point expires_at{};
 
@@ -246,6 +247,35 @@ struct VaultClient::State {
   // Sends with retries: connection failures, 5xx, 429, 412 and "Vault is sealed" (spec §1.6,
   // §3.6 item 7). Returns any HTTP answer that is not retried, including errors.
   Result<HttpResponse> send(const Call& call) {
+    auto result = send_retrying(call);
+    // After the retries are spent on a server error or a lost connection, ask sys/health once
+    // (spec §4): a Vault that got sealed (or lost its active node) meanwhile is waited out, bounded
+    // by sealed_max_wait, and an idempotent request is sent once more.
+    // (A "Vault is sealed" answer has already been waited out by send_retrying.)
+    const bool server_trouble = result ? (result->status >= 500 && result->status != 501 &&
+                                          !contains_ci(result->body.view(), "sealed"))
+                                       : (result.error().code() == ErrorCode::ConnectFailed ||
+                                          result.error().code() == ErrorCode::ConnectionLost ||
+                                          result.error().code() == ErrorCode::Timeout);
+    if (!server_trouble || !call.idempotent || in_health_wait) {
+      return result;
+    }
+    auto status = health();
+    if (!status || (!status->sealed && status->http_status != 474 && status->http_status != 501)) {
+      return result;  // Vault says it is fine (or cannot be reached): report the failure as is
+    }
+    log->warn("vault not ready after failed request path=/v1/{} status={} sealed={}", call.path,
+              status->http_status, status->sealed);
+    in_health_wait = true;
+    auto ready = wait_until_ready();
+    in_health_wait = false;
+    if (!ready) {
+      return result;
+    }
+    return send_retrying(call);
+  }
+
+  Result<HttpResponse> send_retrying(const Call& call) {
     const auto method = to_string(call.method);
     const auto started = clock.monotonic();
     int attempt = 0;
@@ -492,6 +522,100 @@ struct VaultClient::State {
     return adopt_auth(parsed->get(), call.path, /*from_login=*/false);
   }
 
+  // ----- health -----------------------------------------------------------------------------
+
+  Result<HealthStatus> health() {
+    auto& s = *this;
+    HttpRequest request;
+    request.method = HttpMethod::Get;
+    request.url = s.config.address + "/v1/sys/health";
+    request.timeout = s.config.request_timeout;
+    request.idempotent = true;
+    request.headers.set("X-Vault-Request", "true");
+    if (!s.config.vault_namespace.empty()) {
+      request.headers.set("X-Vault-Namespace", s.config.vault_namespace);
+    }
+    auto response = s.transport.send(request);
+    if (!response) {
+      return fail(Error(response.error().code(), "GET /v1/sys/health").caused_by(response.error()));
+    }
+    HealthStatus status;
+    status.http_status = response->status;
+    auto parsed = detail::parse_body(response->body.view());
+    if (parsed && parsed->get().is_object()) {
+      const auto& body = parsed->get();
+      status.initialized = detail::get_bool(body, "initialized").value_or(false);
+      status.sealed = detail::get_bool(body, "sealed").value_or(false);
+      status.standby = detail::get_bool(body, "standby").value_or(false);
+      status.performance_standby = detail::get_bool(body, "performance_standby").value_or(false);
+      status.version = detail::get_string(body, "version").value_or("");
+      status.cluster_name = detail::get_string(body, "cluster_name").value_or("");
+    } else if (response->status == 503) {
+      status.sealed = true;
+    }
+    return status;
+  }
+
+  Result<HealthStatus> wait_until_ready() {
+    auto& s = *this;
+    const auto started = s.clock.monotonic();
+    int attempt = 0;
+    for (;;) {
+      ++attempt;
+      auto status = health();
+      std::string why;
+      if (status) {
+        switch (status->http_status) {
+          case 200:  // active
+          case 429:  // standby: forwards requests to the active node
+          case 473:  // performance standby: serves reads, forwards writes
+            if (!status->sealed) {
+              if (status->http_status != 200) {
+                s.log->info("vault node is a standby status={} performance_standby={}",
+                            status->http_status, status->performance_standby);
+              }
+              return status;
+            }
+            why = "sealed";
+            break;
+          case 472:
+            return fail(
+                Error(ErrorCode::ServiceUnavailable,
+                      "GET /v1/sys/health: HTTP 472 node is a DR secondary and cannot serve")
+                    .with_http(472));
+          case 530:
+            return fail(Error(ErrorCode::ServiceUnavailable,
+                              "GET /v1/sys/health: HTTP 530 node was removed from the cluster")
+                            .with_http(530));
+          case 501: why = "not initialized"; break;
+          case 503: why = "sealed"; break;
+          case 474: why = "standby without a healthy active node"; break;
+          default: why = fmt::format("HTTP {}", status->http_status);
+        }
+      } else if (status.error().code() == ErrorCode::TlsFailed) {
+        return fail(status.error());
+      } else {
+        why = std::string(to_string(status.error().code()));
+      }
+      const auto elapsed = s.clock.monotonic() - started;
+      if (elapsed >= s.config.retry.sealed_max_wait) {
+        Error error(ErrorCode::ServiceUnavailable,
+                    fmt::format("GET /v1/sys/health: Vault not ready ({}) after {} s", why,
+                                std::chrono::duration_cast<seconds>(elapsed).count()));
+        if (status) {
+          error.with_http(status->http_status);
+        } else {
+          error.caused_by(status.error());
+        }
+        return fail(std::move(error));
+      }
+      const auto wait = s.backoff(attempt);
+      s.log->warn("vault not ready, waiting reason=\"{}\" attempt={} wait_ms={}", why, attempt,
+                  wait.count());
+      s.clock.sleep_for(wait);
+    }
+  }
+
   // ----- KV -----------------------------------------------------------------------------------
 
   std::string kv(std::string_view area, std::string_view path) const {
@@ -580,94 +704,11 @@ const TokenInfo& VaultClient::token_info() const noexcept {
 }
 
 Result<HealthStatus> VaultClient::health() {
-  auto& s = *state_;
-  HttpRequest request;
-  request.method = HttpMethod::Get;
-  request.url = s.config.address + "/v1/sys/health";
-  request.timeout = s.config.request_timeout;
-  request.idempotent = true;
-  request.headers.set("X-Vault-Request", "true");
-  if (!s.config.vault_namespace.empty()) {
-    request.headers.set("X-Vault-Namespace", s.config.vault_namespace);
-  }
-  auto response = s.transport.send(request);
-  if (!response) {
-    return fail(Error(response.error().code(), "GET /v1/sys/health").caused_by(response.error()));
-  }
-  HealthStatus status;
-  status.http_status = response->status;
-  auto parsed = detail::parse_body(response->body.view());
-  if (parsed && parsed->get().is_object()) {
-    const auto& body = parsed->get();
-    status.initialized = detail::get_bool(body, "initialized").value_or(false);
-    status.sealed = detail::get_bool(body, "sealed").value_or(false);
-    status.standby = detail::get_bool(body, "standby").value_or(false);
-    status.performance_standby = detail::get_bool(body, "performance_standby").value_or(false);
-    status.version = detail::get_string(body, "version").value_or("");
-    status.cluster_name = detail::get_string(body, "cluster_name").value_or("");
-  } else if (response->status == 503) {
-    status.sealed = true;
-  }
-  return status;
+  return state_->health();
 }
 
 Result<HealthStatus> VaultClient::wait_until_ready() {
-  auto& s = *state_;
-  const auto started = s.clock.monotonic();
-  int attempt = 0;
-  for (;;) {
-    ++attempt;
-    auto status = health();
-    std::string why;
-    if (status) {
-      switch (status->http_status) {
-        case 200:  // active
-        case 429:  // standby: forwards requests to the active node
-        case 473:  // performance standby: serves reads, forwards writes
-          if (!status->sealed) {
-            if (status->http_status != 200) {
-              s.log->info("vault node is a standby status={} performance_standby={}",
-                          status->http_status, status->performance_standby);
-            }
-            return status;
-          }
-          why = "sealed";
-          break;
-        case 472:
-          return fail(Error(ErrorCode::ServiceUnavailable,
-                            "GET /v1/sys/health: HTTP 472 node is a DR secondary and cannot serve")
-                          .with_http(472));
-        case 530:
-          return fail(Error(ErrorCode::ServiceUnavailable,
-                            "GET /v1/sys/health: HTTP 530 node was removed from the cluster")
-                          .with_http(530));
-        case 501: why = "not initialized"; break;
-        case 503: why = "sealed"; break;
-        case 474: why = "standby without a healthy active node"; break;
-        default: why = fmt::format("HTTP {}", status->http_status);
-      }
-    } else if (status.error().code() == ErrorCode::TlsFailed) {
-      return fail(status.error());
-    } else {
-      why = std::string(to_string(status.error().code()));
-    }
-    const auto elapsed = s.clock.monotonic() - started;
-    if (elapsed >= s.config.retry.sealed_max_wait) {
-      Error error(ErrorCode::ServiceUnavailable,
-                  fmt::format("GET /v1/sys/health: Vault not ready ({}) after {} s", why,
-                              std::chrono::duration_cast<seconds>(elapsed).count()));
-      if (status) {
-        error.with_http(status->http_status);
-      } else {
-        error.caused_by(status.error());
-      }
-      return fail(std::move(error));
-    }
-    const auto wait = s.backoff(attempt);
-    s.log->warn("vault not ready, waiting reason=\"{}\" attempt={} wait_ms={}", why, attempt,
-                wait.count());
-    s.clock.sleep_for(wait);
-  }
+  return state_->wait_until_ready();
 }
 
 Result<MountInfo> VaultClient::mount_info(const std::string& mount) {

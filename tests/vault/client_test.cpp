@@ -338,6 +338,9 @@ TEST_F(VaultClientTest, ErrorShapes) {
   auto strict = token_client();
   for (const auto& c : cases) {
     transport_.reply(c.status, c.body);
+    if (c.status >= 500 && c.body.find("sealed") == std::string::npos) {
+      transport_.reply(200, health_body(false));  // the health probe after a server error
+    }
     auto result = strict.read_metadata("servers/x");
     ASSERT_FALSE(result) << c.status;
     EXPECT_EQ(result.error().code(), c.code) << c.body;
@@ -347,6 +350,7 @@ TEST_F(VaultClientTest, ErrorShapes) {
     EXPECT_NE(result.error().to_string().find(c.text), std::string::npos)
         << result.error().to_string();
   }
+  EXPECT_EQ(transport_.queued(), 0U);
   (void)client;
 }
 
@@ -370,10 +374,38 @@ TEST_F(VaultClientTest, RetriesAreBounded) {
   for (int i = 0; i < 3; ++i) {
     transport_.reply(502, "{\"errors\":[\"upstream\"]}");
   }
+  transport_.reply(200, health_body(false));
   auto result = client.read("a");
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code(), ErrorCode::ServiceUnavailable);
-  EXPECT_EQ(transport_.requests().size(), 3U);
+  const auto requests = transport_.requests();
+  ASSERT_EQ(requests.size(), 4U);  // 3 attempts, then one sys/health probe that says "fine"
+  EXPECT_EQ(requests.back().url, "https://vault.test:8200/v1/sys/health");
+}
+
+// When the retries are spent on server errors and sys/health then says "sealed", the client waits
+// until Vault is unsealed and sends the (idempotent) request once more.
+TEST_F(VaultClientTest, HealthAfterFailuresWaitsOutSeal) {
+  config_.retry.max_attempts = 2;
+  auto client = token_client();
+  transport_.reply(500, "{\"errors\":[\"internal error\"]}");
+  transport_.reply(500, "{\"errors\":[\"internal error\"]}");
+  transport_.reply(503, health_body(true));  // probe
+  transport_.reply(503, health_body(true));  // wait_until_ready
+  transport_.reply(200, health_body(false));
+  transport_.reply(200, envelope({{"data", {{"k", "v"}}}, {"metadata", {{"version", 4}}}}));
+  auto result = client.read("a");
+  ASSERT_TRUE(result) << result.error().to_string();
+  EXPECT_EQ(result->version, 4U);
+  EXPECT_EQ(transport_.requests().size(), 6U);
+
+  // A write without CAS is never sent again after an unknown outcome, health or not.
+  transport_.reply(500, "{\"errors\":[\"internal error\"]}");
+  KvData data;
+  data.plain.emplace("k", "v");
+  auto write = client.write("a", data, Cas::none());
+  ASSERT_FALSE(write);
+  EXPECT_EQ(transport_.requests().size(), 7U);
 }
 
 // A write without CAS is not retried after an unknown outcome (it could apply twice); a CAS
