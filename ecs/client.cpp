@@ -191,8 +191,9 @@ EcsClient::EcsClient(CloudConfig config, HttpTransport& transport, Clock& clock,
 
 EcsClient::~EcsClient() = default;
 
-EcsClient::Exchange EcsClient::execute(HttpMethod method, std::string path, std::string query,
-                                       const WipingBuffer* body, bool idempotent,
+EcsClient::Exchange EcsClient::execute(HttpMethod method, const std::string& path,
+                                       const std::string& query, const WipingBuffer* body,
+                                       bool idempotent,
                                        std::span<const std::string_view> extra_secrets) {
   auto logger = log::get("ecs");
   const std::string what = fmt::format("{} {}", to_string(method), path);
@@ -261,9 +262,8 @@ EcsClient::Exchange EcsClient::execute(HttpMethod method, std::string path, std:
   }
 }
 
-Result<HttpResponse> EcsClient::read(std::string path, std::string query) {
-  Exchange exchange =
-      execute(HttpMethod::Get, std::move(path), std::move(query), nullptr, true, {});
+Result<HttpResponse> EcsClient::read(const std::string& path, const std::string& query) {
+  Exchange exchange = execute(HttpMethod::Get, path, query, nullptr, true, {});
   if (!exchange.status.accepted() || !exchange.response) {
     return fail(exchange.status.error ? *exchange.status.error
                                       : Error(ErrorCode::Internal, "no answer"));

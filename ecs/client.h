@@ -136,9 +136,10 @@ class EcsClient {
     std::optional<HttpResponse> response;
   };
   // One logical call: build, authorize, pace, send, classify, retry.
-  Exchange execute(HttpMethod method, std::string path, std::string query, const WipingBuffer* body,
-                   bool idempotent, std::span<const std::string_view> extra_secrets);
-  Result<HttpResponse> read(std::string path, std::string query);
+  Exchange execute(HttpMethod method, const std::string& path, const std::string& query,
+                   const WipingBuffer* body, bool idempotent,
+                   std::span<const std::string_view> extra_secrets);
+  Result<HttpResponse> read(const std::string& path, const std::string& query);
   CallStatus reset_chunk(std::span<const std::string> ids, const Secret* password, bool dry_run,
                          std::vector<ServerResetResult>& out);
 

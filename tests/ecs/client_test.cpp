@@ -663,3 +663,32 @@ TEST(EcsClientConfigTest, RejectsBadConfig) {
 
 }  // namespace
 }  // namespace rotor::ecs
+
+namespace rotor::ecs {
+namespace {
+
+// IAM times with and without fractions; malformed ones are refused.
+TEST(ParseIamTimeTest, ParsesUtcTimes) {
+  const auto expected = std::chrono::system_clock::from_time_t(1447033377);  // 2015-11-09 01:42:57
+  EXPECT_EQ(parse_iam_time("2015-11-09T01:42:57.527363Z"), expected);
+  EXPECT_EQ(parse_iam_time("2015-11-09T01:42:57Z"), expected);
+  EXPECT_FALSE(parse_iam_time("2015-13-09T01:42:57Z"));
+  EXPECT_FALSE(parse_iam_time("2015-11-09T01:42"));
+  EXPECT_FALSE(parse_iam_time("yesterday at noon, roughly"));
+}
+
+// The IAM request body is valid JSON with the password escaped.
+TEST(TokenBodyTest, EscapesCredentials) {
+  IamCredentials credentials;
+  credentials.user = "ro\"tor";
+  credentials.domain = "dom";
+  credentials.password = Secret::from("p\\w\"d");
+  const WipingBuffer body = token_request_body(credentials, "proj1");
+  const auto parsed = nlohmann::json::parse(body.view());
+  EXPECT_EQ(parsed["auth"]["identity"]["password"]["user"]["name"], "ro\"tor");
+  EXPECT_EQ(parsed["auth"]["identity"]["password"]["user"]["password"], "p\\w\"d");
+  EXPECT_EQ(parsed["auth"]["scope"]["project"]["id"], "proj1");
+}
+
+}  // namespace
+}  // namespace rotor::ecs
