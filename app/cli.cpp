@@ -26,6 +26,8 @@ int run(int argc, char** argv) {
     runners.emplace(app.get_subcommands({}).back(), std::move(runner));
   };
   add(&add_generate_command);
+  add(&add_check_config_command);
+  add(&add_rotate_command);
 
   try {
     app.parse(argc, argv);

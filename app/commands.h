@@ -8,6 +8,10 @@ namespace rotor::app {
 
 using CommandRunner = std::function<int()>;
 
+inline constexpr const char* kDefaultConfig = "/etc/rotor/rotor.yaml";
+
 CommandRunner add_generate_command(CLI::App& app);
+CommandRunner add_check_config_command(CLI::App& app);
+CommandRunner add_rotate_command(CLI::App& app);
 
 }  // namespace rotor::app

@@ -103,6 +103,39 @@ std::chrono::nanoseconds Rotator::backoff(const RotationPolicy& policy, int atte
   return wait;
 }
 
+std::optional<Rotator::ProbeStop> Rotator::probe(const RotationPolicy& policy, const Target& target,
+                                                 ServerRecord& record, std::uint64_t version,
+                                                 Report& report) {
+  if (!policy.probe_plugin || record.state != State::Unrotated) {
+    return std::nullopt;
+  }
+  const auto& server = target.server;
+  auto supported = ecs_.reset_supported(server.id);
+  if (supported && !*supported) {
+    record.quarantined =
+        "the password reset plug-in (CloudResetPwdAgent) is not installed: the cloud would "
+        "accept resets and never apply them; install it, then run `rotor resume`";
+    record.policy = policy.name;
+    record.server_name = server.name;
+    record.username = username_for(server);
+    if (auto saved = store_.save(target.vault_path, record, version);
+        !saved && saved.error().code() == ErrorCode::Conflict) {
+      return ProbeStop::Conflict;
+    }
+    logger()->warn("server quarantined server={} policy={} reason=no-reset-plugin", server.id,
+                   policy.name);
+    report.outcome = Outcome::Skipped;
+    report.detail = "quarantined: " + record.quarantined;
+    return ProbeStop::Stop;
+  }
+  if (!supported && supported.error().code() != ErrorCode::Unsupported) {
+    report.outcome = Outcome::Failed;
+    report.detail = fmt::format("cannot probe the reset plug-in: {}", describe(supported.error()));
+    return ProbeStop::Stop;
+  }
+  return std::nullopt;
+}
+
 Report Rotator::rotate(const RotationPolicy& policy, const Target& target, bool reboot_allowed) {
   return run_unique(policy, target, reboot_allowed, false);
 }
@@ -159,31 +192,11 @@ Report Rotator::run_unique(const RotationPolicy& policy, const Target& target, b
             record.earlier.size() + 1);
         return report;
       }
-      if (policy.probe_plugin && record.state == State::Unrotated) {
-        auto supported = ecs_.reset_supported(server.id);
-        if (supported && !*supported) {
-          record.quarantined =
-              "the password reset plug-in (CloudResetPwdAgent) is not installed: the cloud would "
-              "accept resets and never apply them; install it, then run `rotor resume`";
-          record.policy = policy.name;
-          record.server_name = server.name;
-          record.username = username_for(server);
-          if (auto saved = store_.save(target.vault_path, record, loaded->version);
-              !saved && saved.error().code() == ErrorCode::Conflict) {
-            continue;
-          }
-          logger()->warn("server quarantined server={} policy={} reason=no-reset-plugin", server.id,
-                         policy.name);
-          report.outcome = Outcome::Skipped;
-          report.detail = "quarantined: " + record.quarantined;
-          return report;
+      if (auto stop = probe(policy, target, record, loaded->version, report); stop) {
+        if (*stop == ProbeStop::Conflict) {
+          continue;
         }
-        if (!supported && supported.error().code() != ErrorCode::Unsupported) {
-          report.outcome = Outcome::Failed;
-          report.detail =
-              fmt::format("cannot probe the reset plug-in: {}", describe(supported.error()));
-          return report;
-        }
+        return report;
       }
       // Step 2: generate.
       auto password =
@@ -395,8 +408,7 @@ bool Rotator::commit(const RotationPolicy& policy, Pending& item) {
       item.version = *saved;
       item.record = std::move(next);
       item.report.outcome = Outcome::Rotated;
-      item.report.state = item.record.state;
-      item.report.attempts = 0;
+      item.report.state = item.record.state;  // report.attempts keeps the calls this rotation took
       logger()->info("rotation committed server={} policy={} rotation_id={} state={}", server.id,
                      policy.name, item.record.rotation_id, to_string(item.record.state));
       step(Step::Committed, server.id);
@@ -562,6 +574,9 @@ std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
       item.report.resumed = true;
       resumed.push_back(std::move(item));
       continue;
+    }
+    if (probe(policy, targets[i], record->record, record->version, reports[i])) {
+      continue;  // quarantined (no plug-in), or the probe failed: not part of this batch
     }
     loaded[i] = std::move(*record);
     candidates.push_back(i);

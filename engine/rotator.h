@@ -92,6 +92,10 @@ class Rotator {
 
  private:
   struct Pending;
+  enum class ProbeStop { Stop, Conflict };
+  // Before a first rotation: quarantines a server without the reset plug-in. nullopt: go on.
+  std::optional<ProbeStop> probe(const RotationPolicy& policy, const Target& target,
+                                 ServerRecord& record, std::uint64_t version, Report& report);
   Report run_unique(const RotationPolicy& policy, const Target& target, bool reboot_allowed,
                     bool resume_only);
   // Steps 4–6 for servers that each hold a written pending password.

@@ -10,7 +10,7 @@ packages=(
   libexpected-dev libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
   clang clang-format clang-tidy libclang-rt-14-dev
-  nodejs
+  nodejs python3
 )
 # Extra tools for CI-only checks (packaging, promtool); installed when asked.
 if [[ "${1:-}" == "--ci" ]]; then

@@ -13,16 +13,16 @@
 namespace rotor {
 namespace {
 
-struct Run {
+struct RunResult {
   int exit_code = -1;
   std::string out;
 };
 
 // Runs `rotor ARGS` with stderr folded into stdout when `with_stderr` is set.
-Run run_rotor(const std::string& args, bool with_stderr = false) {
+RunResult run_rotor(const std::string& args, bool with_stderr = false) {
   const std::string command =
       std::string(ROTOR_BINARY) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  Run run;
+  RunResult run;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) {
     return run;
@@ -48,7 +48,7 @@ std::vector<std::string> lines(const std::string& text) {
 
 // The acceptance check: 5 compliant Windows passwords for the batch API.
 TEST(CliTest, GenerateWindowsBatch) {
-  const Run run = run_rotor("generate --count 5 --os windows --api batch");
+  const RunResult run = run_rotor("generate --count 5 --os windows --api batch");
   ASSERT_EQ(run.exit_code, 0);
   const auto passwords = lines(run.out);
   ASSERT_EQ(passwords.size(), 5U);
@@ -61,7 +61,7 @@ TEST(CliTest, GenerateWindowsBatch) {
 
 // --length and --exclude are honoured.
 TEST(CliTest, GenerateHonoursLengthAndExclusions) {
-  const Run run = run_rotor("generate --count 20 --length 9 --exclude 0O1lI --api single");
+  const RunResult run = run_rotor("generate --count 20 --length 9 --exclude 0O1lI --api single");
   ASSERT_EQ(run.exit_code, 0);
   for (const auto& p : lines(run.out)) {
     EXPECT_EQ(p.size(), 9U);
@@ -71,10 +71,10 @@ TEST(CliTest, GenerateHonoursLengthAndExclusions) {
 
 // An impossible policy exits 1 with the reason; nothing is printed on stdout.
 TEST(CliTest, ImpossiblePolicyExitsOne) {
-  const Run quiet = run_rotor("generate --length 30");
+  const RunResult quiet = run_rotor("generate --length 30");
   EXPECT_EQ(quiet.exit_code, 1);
   EXPECT_EQ(quiet.out, "");
-  const Run loud = run_rotor("generate --length 30", true);
+  const RunResult loud = run_rotor("generate --length 30", true);
   EXPECT_THAT(loud.out, ::testing::HasSubstr("length 30 not within 8..26"));
 }
 
@@ -82,7 +82,7 @@ TEST(CliTest, ImpossiblePolicyExitsOne) {
 TEST(CliTest, ExitCodes) {
   EXPECT_EQ(run_rotor("").exit_code, 2);
   EXPECT_EQ(run_rotor("generate --os plan9").exit_code, 2);
-  const Run version = run_rotor("--version");
+  const RunResult version = run_rotor("--version");
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_THAT(version.out, ::testing::StartsWith("rotor "));
   EXPECT_EQ(run_rotor("--help").exit_code, 0);
