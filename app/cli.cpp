@@ -28,6 +28,9 @@ int run(int argc, char** argv) {
   add(&add_generate_command);
   add(&add_check_config_command);
   add(&add_rotate_command);
+  add(&add_status_command);
+  add(&add_resume_command);
+  add(&add_show_command);
 
   try {
     app.parse(argc, argv);

@@ -13,5 +13,8 @@ inline constexpr const char* kDefaultConfig = "/etc/rotor/rotor.yaml";
 CommandRunner add_generate_command(CLI::App& app);
 CommandRunner add_check_config_command(CLI::App& app);
 CommandRunner add_rotate_command(CLI::App& app);
+CommandRunner add_status_command(CLI::App& app);
+CommandRunner add_resume_command(CLI::App& app);
+CommandRunner add_show_command(CLI::App& app);
 
 }  // namespace rotor::app

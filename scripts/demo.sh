@@ -154,6 +154,9 @@ print('faults the ECS simulator injected:', ', '.join(f'{n} {k}' for k, n in sor
 python3 "$root/scripts/demo_check.py" verify "$vault_url" "$work/vault-token" "$work/ca.pem" \
   "ecs/demo/$project" "$ecs_url"
 
+say "rotor status (from Vault metadata: no secret is read)"
+"$rotor" status -c "$work/rotor.yaml" --policy prod-windows | head -n 6
+
 say "A dry run asks the batch API to validate, and changes nothing"
 "$rotor" rotate -c "$work/rotor.yaml" --policy staging-shared --dry-run > "$work/summary2.txt" || true
 tail -n 1 "$work/summary2.txt"

@@ -1,0 +1,130 @@
+#include "daemon/status.h"
+
+#include "common/log.h"
+#include "daemon/selection.h"
+#include "engine/record.h"
+
+namespace rotor::daemon {
+namespace {
+
+std::optional<config::SysSeconds> seconds(const std::map<std::string, std::string>& metadata,
+                                          const char* key) {
+  auto found = metadata.find(key);
+  if (found == metadata.end()) {
+    return std::nullopt;
+  }
+  auto parsed = engine::parse_time(found->second);
+  if (!parsed) {
+    return std::nullopt;
+  }
+  return std::chrono::time_point_cast<std::chrono::seconds>(*parsed);
+}
+
+}  // namespace
+
+std::vector<ServerStatus> collect_status(Runtime& runtime, const std::optional<std::string>& policy,
+                                         config::SysSeconds now) {
+  const auto& cfg = runtime.config();
+  std::vector<ServerStatus> rows;
+  for (const auto& p : cfg.policies) {
+    if (policy && *policy != p.name) {
+      continue;
+    }
+    ecs::EcsClient* cloud = runtime.cloud(p.cloud);
+    const config::Cloud* cloud_cfg = cfg.cloud(p.cloud);
+    if (cloud == nullptr || cloud_cfg == nullptr) {
+      continue;
+    }
+    auto listing = cloud->list_servers();
+    if (!listing) {
+      ServerStatus row;
+      row.policy = p.name;
+      row.error = "cannot list servers: " + listing.error().to_string();
+      rows.push_back(std::move(row));
+      continue;
+    }
+    for (const auto& server : select(p, *listing)) {
+      ServerStatus row;
+      row.policy = p.name;
+      row.server_id = server.id;
+      row.server_name = server.name;
+      row.state = "unrotated";
+      auto metadata =
+          runtime.vault().read_metadata(vault_path(cfg.vault.kv.path, *cloud_cfg, p, server));
+      if (metadata) {
+        const auto& custom = metadata->custom_metadata;
+        if (auto state = custom.find("state"); state != custom.end()) {
+          row.state = state->second;
+        }
+        if (auto q = custom.find("quarantined"); q != custom.end()) {
+          row.quarantined = q->second;
+        }
+        row.rotated_at = seconds(custom, "rotated_at");
+        row.pending_since = seconds(custom, "pending_since");
+      } else if (metadata.error().code() != ErrorCode::NotFound) {
+        row.error = metadata.error().to_string();
+      }
+      row.next_due =
+          row.state == "pending" ? now : config::due_at(p, row.rotated_at, server.id, now);
+      rows.push_back(std::move(row));
+    }
+  }
+  return rows;
+}
+
+Result<Located> locate(Runtime& runtime, const std::string& server_id) {
+  const auto& cfg = runtime.config();
+  for (const auto& p : cfg.policies) {
+    ecs::EcsClient* cloud = runtime.cloud(p.cloud);
+    const config::Cloud* cloud_cfg = cfg.cloud(p.cloud);
+    if (cloud == nullptr || cloud_cfg == nullptr) {
+      continue;
+    }
+    auto listing = cloud->list_servers();
+    if (!listing) {
+      return fail(listing.error());
+    }
+    for (const auto& server : select(p, *listing)) {
+      if (server.id == server_id) {
+        return Located{vault_path(cfg.vault.kv.path, *cloud_cfg, p, server), p.name, p.cloud};
+      }
+    }
+  }
+  return fail(ErrorCode::NotFound, "server {} is not selected by any policy of {}", server_id,
+              cfg.source.string());
+}
+
+Result<void> resume(Runtime& runtime, const std::string& server_id) {
+  auto located = locate(runtime, server_id);
+  if (!located) {
+    return fail(located.error());
+  }
+  for (int round = 0; round < 5; ++round) {
+    auto loaded = runtime.store().load(located->path);
+    if (!loaded) {
+      return fail(loaded.error());
+    }
+    if (loaded->version == 0) {
+      return fail(ErrorCode::NotFound, "server {} has no record in Vault yet", server_id);
+    }
+    engine::ServerRecord record = std::move(loaded->record);
+    if (record.quarantined.empty() && record.failed_cycles == 0) {
+      return {};
+    }
+    const std::string reason = record.quarantined;
+    record.quarantined.clear();
+    record.failed_cycles = 0;
+    auto saved = runtime.store().save(located->path, record, loaded->version);
+    if (saved) {
+      log::get("daemon")->warn("quarantine lifted by operator server={} policy={} was=\"{}\"",
+                               server_id, located->policy, reason);
+      return {};
+    }
+    if (saved.error().code() != ErrorCode::Conflict) {
+      return fail(saved.error());
+    }
+  }
+  return fail(ErrorCode::Conflict, "the record of {} keeps changing; try again", server_id);
+}
+
+}  // namespace rotor::daemon
