@@ -1,4 +1,5 @@
-// rotor-sim: runs one of the simulators standalone. `rotor-sim ecs --help`, `rotor-sim vault --help`.
+// rotor-sim: runs one of the simulators standalone. `rotor-sim ecs --help`, `rotor-sim vault
+// --help`.
 #include <cstdio>
 #include <cstring>
 
