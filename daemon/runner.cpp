@@ -113,10 +113,21 @@ std::vector<PolicyRun> run_policies(Runtime& runtime, const RunOptions& options)
       continue;
     }
     std::vector<engine::Target> targets;
+    std::vector<engine::Report> locked;
     for (auto& server : select(policy, *listing)) {
       if (!options.server_ids.empty() &&
           std::find(options.server_ids.begin(), options.server_ids.end(), server.id) ==
               options.server_ids.end()) {
+        continue;
+      }
+      if (server.locked) {
+        // The cloud refuses resets on a locked server; say so instead of counting a failure.
+        engine::Report report;
+        report.server_id = server.id;
+        report.server_name = server.name;
+        report.outcome = engine::Outcome::Skipped;
+        report.detail = "the server is locked in the cloud; unlock it to rotate";
+        locked.push_back(std::move(report));
         continue;
       }
       engine::Target target;
@@ -155,6 +166,10 @@ std::vector<PolicyRun> run_policies(Runtime& runtime, const RunOptions& options)
           run.reports.push_back(std::move(report));
         }
       }
+    }
+    for (auto& report : locked) {
+      report_done(report);
+      run.reports.push_back(std::move(report));
     }
     log::get("daemon")->info("policy run finished policy={} servers={}", policy.name,
                              run.reports.size());
