@@ -1,0 +1,78 @@
+#pragma once
+// Shared pieces of the response fuzzers: a transport that answers every request with the fuzz
+// input, a clock that never sleeps and a deterministic Random, so that one input is one
+// reproducible run of a client call.
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/http.h"
+#include "common/random.h"
+
+namespace rotor::fuzz {
+
+// Answers every request with `status` and `body` (and, when set, a Retry-After header).
+class EchoTransport final : public HttpTransport {
+ public:
+  EchoTransport(int status, std::string_view body) : status_(status), body_(body) {}
+  Result<HttpResponse> send(const HttpRequest& /*request*/) override {
+    HttpResponse response;
+    response.status = status_;
+    response.headers.add("Content-Type", "application/json");
+    response.headers.add("X-Subject-Token", "fuzz-token");
+    response.body.append(body_);
+    return response;
+  }
+
+ private:
+  int status_;
+  std::string_view body_;
+};
+
+// Time stands still except when someone sleeps; nothing really waits.
+class FrozenClock final : public Clock {
+ public:
+  [[nodiscard]] std::chrono::system_clock::time_point now() const override {
+    return std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000)) + slept_;
+  }
+  [[nodiscard]] std::chrono::steady_clock::time_point monotonic() const override {
+    return std::chrono::steady_clock::time_point(slept_);
+  }
+  void sleep_for(std::chrono::nanoseconds duration) override {
+    if (duration > std::chrono::nanoseconds::zero()) {
+      slept_ += std::chrono::duration_cast<std::chrono::steady_clock::duration>(duration);
+    }
+  }
+
+ private:
+  std::chrono::steady_clock::duration slept_{};
+};
+
+// A fixed, cheap bit stream (xorshift); fuzzing needs reproducibility, not quality.
+class FixedRandom final : public Random {
+ public:
+  void fill(std::span<std::uint8_t> out) override {
+    for (auto& byte : out) {
+      state_ ^= state_ << 13U;
+      state_ ^= state_ >> 7U;
+      state_ ^= state_ << 17U;
+      byte = static_cast<std::uint8_t>(state_);
+    }
+  }
+
+ private:
+  std::uint64_t state_ = 0x9E3779B97F4A7C15ULL;
+};
+
+// The HTTP status a fuzz input selects with its first byte: the interesting ones first.
+inline int pick_status(std::uint8_t selector) {
+  static constexpr int kStatuses[] = {200, 202, 204, 400, 401, 403, 404, 405, 409, 412,
+                                      429, 500, 501, 502, 503, 100, 301, 201, 418, 599};
+  constexpr auto count = sizeof(kStatuses) / sizeof(kStatuses[0]);
+  return kStatuses[selector % count];
+}
+
+}  // namespace rotor::fuzz
