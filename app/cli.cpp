@@ -31,6 +31,7 @@ int run(int argc, char** argv) {
   add(&add_status_command);
   add(&add_resume_command);
   add(&add_show_command);
+  add(&add_run_command);
 
   try {
     app.parse(argc, argv);

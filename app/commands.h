@@ -16,5 +16,6 @@ CommandRunner add_rotate_command(CLI::App& app);
 CommandRunner add_status_command(CLI::App& app);
 CommandRunner add_resume_command(CLI::App& app);
 CommandRunner add_show_command(CLI::App& app);
+CommandRunner add_run_command(CLI::App& app);
 
 }  // namespace rotor::app

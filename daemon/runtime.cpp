@@ -94,6 +94,13 @@ ecs::EcsClient* Runtime::cloud(const std::string& name) noexcept {
 Result<std::unique_ptr<Runtime>> Runtime::create(std::shared_ptr<const config::Config> config,
                                                  Clock& clock, Random& random,
                                                  const config::EnvLookup& env) {
+  return create(std::move(config), clock, random, env, TransportDecorator{});
+}
+
+Result<std::unique_ptr<Runtime>> Runtime::create(std::shared_ptr<const config::Config> config,
+                                                 Clock& clock, Random& random,
+                                                 const config::EnvLookup& env,
+                                                 const TransportDecorator& decorate) {
   std::unique_ptr<Runtime> runtime(
       new Runtime(std::move(config), clock, random));  // NOLINT: private constructor
   const config::Config& cfg = *runtime->config_;
@@ -113,6 +120,18 @@ Result<std::unique_ptr<Runtime>> Runtime::create(std::shared_ptr<const config::C
     }
   }
   runtime->cloud_transport_ = std::make_unique<http::CurlTransport>(cloud_options);
+  HttpTransport* vault_transport = runtime->vault_transport_.get();
+  HttpTransport* cloud_transport = runtime->cloud_transport_.get();
+  if (decorate) {
+    runtime->vault_decorated_ = decorate(*runtime->vault_transport_, "vault");
+    runtime->cloud_decorated_ = decorate(*runtime->cloud_transport_, "ecs");
+    if (runtime->vault_decorated_) {
+      vault_transport = runtime->vault_decorated_.get();
+    }
+    if (runtime->cloud_decorated_) {
+      cloud_transport = runtime->cloud_decorated_.get();
+    }
+  }
 
   vault::VaultConfig vault_config;
   vault_config.address = cfg.vault.address;
@@ -129,7 +148,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(std::shared_ptr<const config::C
     return fail(credentials.error());
   }
   runtime->vault_ = std::make_unique<vault::VaultClient>(vault_config, std::move(*credentials),
-                                                         *runtime->vault_transport_, clock, random);
+                                                         *vault_transport, clock, random);
   if (auto started = runtime->vault_->start(); !started) {
     return fail(Error(ErrorCode::ServiceUnavailable,
                       fmt::format("Vault at {} is not usable", cfg.vault.address))
@@ -142,9 +161,8 @@ Result<std::unique_ptr<Runtime>> Runtime::create(std::shared_ptr<const config::C
       return fail(Error(ErrorCode::InvalidConfig, fmt::format("cloud '{}'", name))
                       .caused_by(cloud_cfg.error()));
     }
-    runtime->clouds_.emplace(
-        name, std::make_unique<ecs::EcsClient>(std::move(*cloud_cfg), *runtime->cloud_transport_,
-                                               clock, random));
+    runtime->clouds_.emplace(name, std::make_unique<ecs::EcsClient>(
+                                       std::move(*cloud_cfg), *cloud_transport, clock, random));
   }
   runtime->store_ = std::make_unique<engine::RecordStore>(*runtime->vault_);
   runtime->generator_ = std::make_unique<password::Generator>(random);

@@ -3,6 +3,7 @@
 // client, one ECS client per cloud, the record store, the generator and the rotator. Credentials
 // are read from their references here, once, into Secrets.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -20,17 +21,29 @@
 
 namespace rotor::daemon {
 
+// Wraps a transport (e.g. to meter it); `service` is "vault" or "ecs". nullptr: use `inner`.
+using TransportDecorator =
+    std::function<std::unique_ptr<HttpTransport>(HttpTransport& inner, std::string_view service)>;
+
 class Runtime {
  public:
   // Builds every client and starts the Vault session (health, login or lookup, KV v2 check).
   static Result<std::unique_ptr<Runtime>> create(std::shared_ptr<const config::Config> config,
                                                  Clock& clock, Random& random,
                                                  const config::EnvLookup& env);
+  // The same, with every client's transport wrapped by `decorate`.
+  static Result<std::unique_ptr<Runtime>> create(std::shared_ptr<const config::Config> config,
+                                                 Clock& clock, Random& random,
+                                                 const config::EnvLookup& env,
+                                                 const TransportDecorator& decorate);
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
   ~Runtime();
 
   [[nodiscard]] const config::Config& config() const noexcept { return *config_; }
+  [[nodiscard]] std::shared_ptr<const config::Config> config_ptr() const noexcept {
+    return config_;
+  }
   [[nodiscard]] vault::VaultClient& vault() noexcept { return *vault_; }
   [[nodiscard]] engine::RecordStore& store() noexcept { return *store_; }
   [[nodiscard]] password::Generator& generator() noexcept { return *generator_; }
@@ -47,6 +60,8 @@ class Runtime {
   Random& random_;
   std::unique_ptr<http::CurlTransport> vault_transport_;
   std::unique_ptr<http::CurlTransport> cloud_transport_;
+  std::unique_ptr<HttpTransport> vault_decorated_;  // null when not decorated
+  std::unique_ptr<HttpTransport> cloud_decorated_;
   std::unique_ptr<vault::VaultClient> vault_;
   std::map<std::string, std::unique_ptr<ecs::EcsClient>> clouds_;
   std::unique_ptr<engine::RecordStore> store_;

@@ -1,0 +1,100 @@
+#pragma once
+// The daemon's scheduler: one tick looks at every policy's servers (ECS listing ∩ Vault
+// metadata), decides which are due, and runs them through the engine with the concurrency limit
+// across policies. Pending rotations are resumed on every tick (the first tick is the start-up
+// reconcile pass). Rotations start, and reboots happen, only inside a policy's windows.
+//
+// Due time per server: pending → now; no record → now; otherwise config::due_at (max_age or cron,
+// windows, jitter). Quarantined servers are left alone until `rotor resume`.
+//
+// A cache of the schedule (server id → policy, state, rotated_at, next due) is written atomically
+// to the state directory after every tick. It never holds a password, and it is only a cache:
+// Vault metadata is re-read every tick, so losing the file loses nothing.
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "daemon/runtime.h"
+#include "engine/rotator.h"
+
+namespace rotor::daemon {
+
+struct ServerView {
+  std::string policy;
+  std::string server_id;
+  std::string server_name;
+  std::string state;  // "unrotated", "current", "pending", "awaiting_restart"
+  std::optional<config::SysSeconds> rotated_at;
+  config::SysSeconds next_due{};
+  std::string quarantined;  // the reason; empty when not quarantined
+  bool alert = false;       // a pending rotation past the alert threshold of attempts
+};
+
+struct PolicyView {
+  std::string name;
+  std::optional<config::SysSeconds> next_run;  // the earliest next work among its servers
+  std::optional<config::SysSeconds> last_success;
+  std::string error;  // listing failed on the last tick
+};
+
+struct TickSummary {
+  config::SysSeconds at{};
+  config::SysSeconds next_wake{};  // when the next tick should run (≤ at + tick_interval)
+  std::size_t due = 0;             // servers run in this tick
+  std::size_t rotated = 0;
+  std::size_t failed = 0;
+  std::size_t still_pending = 0;
+  bool interrupted = false;  // a stop request left due servers for later
+};
+
+struct SchedulerOptions {
+  std::chrono::seconds tick_interval{60};
+  // Empty: no cache file.
+  std::filesystem::path state_file;
+  // Called after each server's rotation, from worker threads (serialised by the scheduler).
+  std::function<void(const std::string& policy, const engine::Report& report,
+                     std::chrono::duration<double> seconds)>
+      on_report;
+};
+
+class Scheduler {
+ public:
+  Scheduler(Runtime& runtime, SchedulerOptions options);
+
+  // One pass. `stop` is checked before each rotation starts: in-flight ones are finished.
+  TickSummary tick(const std::atomic<bool>& stop);
+
+  // The scheduler's view after the last tick (or from the cache before the first one).
+  [[nodiscard]] std::vector<ServerView> servers() const;
+  [[nodiscard]] std::vector<PolicyView> policies() const;
+  // One human line for STATUS=: policies, servers, pending, next due.
+  [[nodiscard]] std::string status_line() const;
+
+  // Points the scheduler at a new runtime (after a reload); the view is kept.
+  void set_runtime(Runtime& runtime) noexcept { runtime_ = &runtime; }
+
+ private:
+  struct Job;
+  void save_cache() const;
+  void load_cache();
+
+  Runtime* runtime_;
+  SchedulerOptions options_;
+  mutable std::mutex mutex_;
+  std::map<std::string, ServerView> view_;  // by server id
+  std::map<std::string, PolicyView> policy_view_;
+};
+
+// The state cache: read and written as JSON. Reading a missing or broken file yields nothing.
+[[nodiscard]] std::map<std::string, ServerView> read_state_cache(const std::filesystem::path& file);
+Result<void> write_state_cache(const std::filesystem::path& file,
+                               const std::map<std::string, ServerView>& servers);
+
+}  // namespace rotor::daemon
