@@ -287,6 +287,7 @@ void Rotator::push_and_commit(const RotationPolicy& policy, std::vector<Pending>
       }
       for (auto& bucket : buckets) {
         std::vector<std::string> ids;
+        ids.reserve(bucket.size());
         for (auto* item : bucket) {
           ids.push_back(item->target->server.id);
         }
@@ -494,6 +495,7 @@ void Rotator::park_pending(const RotationPolicy& policy, Pending& item, const Er
 
 void Rotator::reboot(const RotationPolicy& policy, std::vector<Pending*>& items) {
   std::vector<std::string> ids;
+  ids.reserve(items.size());
   for (auto* item : items) {
     ids.push_back(item->target->server.id);
   }
@@ -585,6 +587,7 @@ std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
   // Optional dry run: drop the servers the cloud would refuse.
   if (policy.preflight_dry_run && !candidates.empty()) {
     std::vector<std::string> ids;
+    ids.reserve(candidates.size());
     for (auto i : candidates) {
       ids.push_back(targets[i].server.id);
     }

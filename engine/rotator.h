@@ -104,7 +104,7 @@ class Rotator {
   bool commit(const RotationPolicy& policy, Pending& item);
   void finish_failure(const RotationPolicy& policy, Pending& item, const Error& error);
   void park_pending(const RotationPolicy& policy, Pending& item, const Error& error);
-  void reboot(const RotationPolicy& policy, std::vector<Pending*>& rebooted);
+  void reboot(const RotationPolicy& policy, std::vector<Pending*>& items);
   std::chrono::nanoseconds backoff(const RotationPolicy& policy, int attempt,
                                    std::optional<std::chrono::nanoseconds> retry_after);
   password::Policy password_policy(const RotationPolicy& policy, const ecs::Server& server,
