@@ -9,7 +9,6 @@
 
 namespace rotor::vault {
 
-using detail::ScopedJson;
 using json = detail::Json;
 using detail::to_std;
 using std::chrono::milliseconds;
