@@ -1,0 +1,284 @@
+// The scheduler over weeks of simulated time: both simulators in-process on the same ManualClock,
+// so the engine's back-off and the schedule run in milliseconds.
+#include "daemon/scheduler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "daemon/runtime.h"
+#include "sim/ecs/simulator.h"
+#include "sim/vault/simulator.h"
+#include "tests/support/log_capture.h"
+#include "tests/support/manual_clock.h"
+#include "tests/support/seeded_random.h"
+
+namespace rotor::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  SchedulerTest() {
+    sim::EcsSimulatorOptions ecs_options;
+    ecs_options.access_keys = {{"AKSCHED", "sk-sched-secret"}};
+    ecs_options.clock = &clock_;
+    ecs_sim_ = std::make_unique<sim::EcsSimulator>(std::move(ecs_options));
+    ecs_sim_->start();
+    sim::VaultSimulatorOptions vault_options;
+    vault_options.clock = &clock_;
+    vault_sim_ = std::make_unique<sim::VaultSimulator>(std::move(vault_options));
+    dir_ = std::filesystem::temp_directory_path() /
+           ("rotor-scheduler-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  ~SchedulerTest() override { std::filesystem::remove_all(dir_); }
+
+  std::string add(const std::string& env) {
+    sim::ServerSpec spec;
+    spec.tags = {"env=" + env};
+    spec.os_type = sim::OsType::Linux;
+    return ecs_sim_->add_server(spec);
+  }
+
+  std::unique_ptr<Runtime> runtime() {
+    const std::string yaml =
+        fmt::format(R"(
+daemon: {{ concurrency: 1 }}
+vault:
+  address: {}
+  auth: {{ method: token, token: env:TEST_VAULT_TOKEN }}
+clouds:
+  sim:
+    flavor: otc
+    region: eu-de
+    project_id: 0a1b2c3d4e5f40718293a4b5c6d7e8f9
+    endpoints: {{ ecs: "{}", iam: "{}" }}
+    auth: {{ type: aksk, access_key: env:TEST_AK, secret_key: env:TEST_SK }}
+    limits: {{ requests_per_second: 500, max_batch: 10 }}
+policies:
+  - name: weekly
+    cloud: sim
+    select: {{ tags: {{ env: weekly }} }}
+    max_age: 7d
+  - name: windowed
+    cloud: sim
+    select: {{ tags: {{ env: windowed }} }}
+    max_age: 7d
+    window: "Sat 02:00-06:00"
+)",
+                    vault_sim_->address(), ecs_sim_->base_url(), ecs_sim_->base_url());
+    config::LoadOptions options;
+    options.env = config::fixed_env({{"TEST_VAULT_TOKEN", vault_sim_->core().root_token()},
+                                     {"TEST_AK", "AKSCHED"},
+                                     {"TEST_SK", "sk-sched-secret"}});
+    auto cfg = config::parse_config(yaml, "test.yaml", options);
+    EXPECT_TRUE(cfg.has_value()) << (cfg ? "" : config::to_string(cfg.error()));
+    auto built = Runtime::create(std::make_shared<const config::Config>(std::move(*cfg)), clock_,
+                                 random_, options.env);
+    EXPECT_TRUE(built.has_value()) << (built ? "" : built.error().to_string());
+    return std::move(*built);
+  }
+
+  SchedulerOptions options() const {
+    SchedulerOptions out;
+    out.tick_interval = std::chrono::seconds(24h);
+    out.state_file = dir_ / "schedule.json";
+    return out;
+  }
+
+  std::size_t resets(const std::string& id) const { return ecs_sim_->server(id)->history.size(); }
+
+  // Every password any server ever accepted.
+  std::vector<std::string> all_passwords() const {
+    std::vector<std::string> out;
+    for (const auto& id : ids_) {
+      const auto snapshot = ecs_sim_->server(id);  // the loop must not outlive it
+      for (const auto& record : snapshot->history) {
+        out.push_back(record.password);
+      }
+    }
+    return out;
+  }
+
+  std::string read_file(const std::filesystem::path& file) const {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  testing::ManualClock clock_;
+  testing::SeededRandom random_{11};
+  std::unique_ptr<sim::EcsSimulator> ecs_sim_;
+  std::unique_ptr<sim::VaultSimulator> vault_sim_;
+  std::filesystem::path dir_;
+  std::vector<std::string> ids_;
+  std::atomic<bool> stop_{false};
+};
+
+// Servers without a record are rotated at once; then again only once max_age has passed, never
+// before, over three weeks of daily ticks; the next wake-up is the next due time. (Three: the
+// engine then stops rotating servers whose restarts go unconfirmed — max_unconfirmed_restarts.)
+TEST_F(SchedulerTest, RotatesWhenDueAndNotBefore) {
+  testing::LogCapture logs;
+  ids_ = {add("weekly"), add("weekly")};
+  auto rt = runtime();
+  Scheduler scheduler(*rt, options());
+
+  auto summary = scheduler.tick(stop_);
+  EXPECT_EQ(summary.rotated, 2U);
+  for (const auto& id : ids_) {
+    EXPECT_EQ(resets(id), 1U);
+  }
+  const auto first = summary.at;
+  for (int week = 1; week <= 3; ++week) {
+    // Tick every day up to just before the due time: nothing happens.
+    while (clock_.now() + 24h < first + week * std::chrono::seconds(7 * 24h)) {
+      clock_.advance(24h);
+      summary = scheduler.tick(stop_);
+      EXPECT_EQ(summary.due, 0U) << "week " << week;
+    }
+    for (const auto& id : ids_) {
+      EXPECT_EQ(resets(id), static_cast<std::size_t>(week));
+    }
+    // The scheduler wakes at the due time (not a tick later) and rotates both.
+    EXPECT_LE(summary.next_wake, first + week * std::chrono::seconds(7 * 24h) + 60s);
+    clock_.advance(std::chrono::duration_cast<std::chrono::nanoseconds>(
+        summary.next_wake - std::chrono::time_point_cast<std::chrono::seconds>(clock_.now())));
+    summary = scheduler.tick(stop_);
+    EXPECT_EQ(summary.rotated, 2U) << "week " << week;
+    for (const auto& id : ids_) {
+      EXPECT_EQ(resets(id), static_cast<std::size_t>(week + 1));
+    }
+  }
+  for (const auto& password : all_passwords()) {
+    EXPECT_FALSE(logs.contains(password));
+  }
+}
+
+// A windowed policy rotates only inside its window (Saturdays 02:00-06:00 UTC), even for a server
+// that has no record yet; the scheduler sleeps until the window opens.
+TEST_F(SchedulerTest, RotatesOnlyInsideTheWindow) {
+  ids_ = {add("windowed")};
+  auto rt = runtime();
+  Scheduler scheduler(*rt, options());
+  // Monday 00:00: outside the window.
+  auto summary = scheduler.tick(stop_);
+  EXPECT_EQ(summary.due, 0U);
+  EXPECT_EQ(resets(ids_[0]), 0U);
+  const auto saturday_two = config::SysSeconds(std::chrono::seconds(1767571200)) + 5 * 24h + 2h;
+  EXPECT_EQ(summary.next_wake,
+            clock_.now() < saturday_two - 24h
+                ? std::chrono::time_point_cast<std::chrono::seconds>(clock_.now()) + 24h
+                : saturday_two);
+  // Walk the week a day (then an hour) at a time, following next_wake.
+  for (int i = 0; i < 200 && resets(ids_[0]) == 0; ++i) {
+    clock_.advance(std::chrono::duration_cast<std::chrono::nanoseconds>(
+        summary.next_wake - std::chrono::time_point_cast<std::chrono::seconds>(clock_.now())));
+    summary = scheduler.tick(stop_);
+  }
+  ASSERT_EQ(resets(ids_[0]), 1U);
+  const auto at = ecs_sim_->server(ids_[0])->history.front().at;
+  EXPECT_GE(at, saturday_two);
+  EXPECT_LT(at, saturday_two + 4h);
+  // A week later the next rotation again waits for the window.
+  clock_.advance(7 * 24h - 3h);  // Saturday 23:00-ish: due (7d), but outside the window
+  summary = scheduler.tick(stop_);
+  EXPECT_EQ(summary.due, 0U);
+  EXPECT_EQ(resets(ids_[0]), 1U);
+}
+
+// A rotation interrupted after its reset (a crash) is pending in Vault; a new scheduler (a daemon
+// restart) resumes it on its first tick with the same password, and the record ends current.
+TEST_F(SchedulerTest, ResumesPendingRotations) {
+  testing::LogCapture logs;
+  ids_ = {add("weekly")};
+  auto rt = runtime();
+  {
+    Scheduler scheduler(*rt, options());
+    rt->rotator("sim")->set_failpoint([](engine::Step step, const std::string&) {
+      if (step == engine::Step::ResetSent) {
+        throw std::runtime_error("simulated crash");
+      }
+    });
+    EXPECT_THROW(scheduler.tick(stop_), std::runtime_error);
+    rt->rotator("sim")->set_failpoint({});
+  }
+  ASSERT_EQ(resets(ids_[0]), 1U);
+  const std::string sent = ecs_sim_->server(ids_[0])->history.back().password;
+
+  clock_.advance(1h);
+  auto restarted = runtime();
+  Scheduler scheduler(*restarted, options());
+  const auto summary = scheduler.tick(stop_);
+  EXPECT_EQ(summary.rotated, 1U);
+  const auto view = scheduler.servers();
+  ASSERT_EQ(view.size(), 1U);
+  EXPECT_NE(view[0].state, "pending");
+  // Resumed with the same password: the cloud saw it (again), and Vault holds it.
+  const auto history = ecs_sim_->server(ids_[0])->history;
+  EXPECT_EQ(history.back().password, sent);
+  auto stored = restarted->store().load("ecs/sim/0a1b2c3d4e5f40718293a4b5c6d7e8f9/" + ids_[0]);
+  ASSERT_TRUE(stored.has_value()) << stored.error().to_string();
+  EXPECT_EQ(stored->record.password.reveal(), sent);
+  EXPECT_FALSE(logs.contains(sent));
+}
+
+// The state cache holds no password; deleting it changes nothing: the next tick rebuilds the same
+// view from Vault metadata and rotates nothing that is not due.
+TEST_F(SchedulerTest, StateCacheHoldsNoSecretAndItsLossLosesNothing) {
+  ids_ = {add("weekly"), add("weekly"), add("windowed")};
+  auto rt = runtime();
+  Scheduler scheduler(*rt, options());
+  scheduler.tick(stop_);
+  clock_.advance(2h);
+  scheduler.tick(stop_);
+  const auto cache = read_file(dir_ / "schedule.json");
+  ASSERT_THAT(cache, ::testing::HasSubstr(ids_[0]));
+  for (const auto& password : all_passwords()) {
+    EXPECT_EQ(cache.find(password), std::string::npos);
+  }
+  EXPECT_EQ(cache.find("password"), std::string::npos);
+  EXPECT_EQ(std::filesystem::status(dir_ / "schedule.json").permissions() &
+                (std::filesystem::perms::group_all | std::filesystem::perms::others_all),
+            std::filesystem::perms::none);
+  const auto before = scheduler.servers();
+
+  std::filesystem::remove(dir_ / "schedule.json");
+  Scheduler fresh(*rt, options());
+  EXPECT_TRUE(fresh.servers().empty());
+  clock_.advance(1h);
+  const auto summary = fresh.tick(stop_);
+  EXPECT_EQ(summary.due, 0U);
+  const auto after = fresh.servers();
+  ASSERT_EQ(after.size(), before.size());
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].server_id, before[i].server_id);
+    EXPECT_EQ(after[i].state, before[i].state);
+    EXPECT_EQ(after[i].rotated_at, before[i].rotated_at);
+    EXPECT_EQ(after[i].next_due, before[i].next_due);
+  }
+  EXPECT_THAT(fresh.status_line(), ::testing::HasSubstr("2 policies, 3 servers, 0 pending"));
+}
+
+// A stop request lets no new rotation start.
+TEST_F(SchedulerTest, StopRequestStartsNoRotation) {
+  ids_ = {add("weekly")};
+  auto rt = runtime();
+  Scheduler scheduler(*rt, options());
+  stop_ = true;
+  const auto summary = scheduler.tick(stop_);
+  EXPECT_TRUE(summary.interrupted);
+  EXPECT_EQ(resets(ids_[0]), 0U);
+}
+
+}  // namespace
+}  // namespace rotor::daemon
