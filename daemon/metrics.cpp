@@ -281,7 +281,7 @@ std::string endpoint_template(std::string_view url, std::string_view service) {
       break;
     }
     out += '/';
-    if (segment.size() == 32 && all_of(segment, is_hex) && service != "vault") {
+    if (i == 1 && segment.size() == 32 && all_of(segment, is_hex) && service != "vault") {
       out += "{project_id}";
     } else if (looks_like_id(segment)) {
       out += "{id}";

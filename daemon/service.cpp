@@ -211,12 +211,16 @@ void SignalThread::block_signals() {
 
 SignalThread::SignalThread(std::function<void()> on_reload, std::function<void()> on_stop)
     : on_reload_(std::move(on_reload)), on_stop_(std::move(on_stop)) {
+  // The thread is born with the signals blocked (sigtimedwait needs them blocked); the caller's
+  // mask is restored afterwards.
+  const sigset_t set = handled_signals();
+  sigset_t previous;
+  ::pthread_sigmask(SIG_BLOCK, &set, &previous);
   thread_ = std::thread([this] {
-    const sigset_t set = handled_signals();
-    ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    const sigset_t waited = handled_signals();
     while (!done_) {
       timespec timeout{0, 200'000'000};
-      const int signal = ::sigtimedwait(&set, nullptr, &timeout);
+      const int signal = ::sigtimedwait(&waited, nullptr, &timeout);
       if (signal == SIGHUP) {
         log::get("daemon")->info("signal received signal=SIGHUP");
         on_reload_();
@@ -227,6 +231,7 @@ SignalThread::SignalThread(std::function<void()> on_reload, std::function<void()
       }
     }
   });
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 SignalThread::~SignalThread() {
