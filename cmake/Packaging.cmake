@@ -49,9 +49,9 @@ add_custom_target(rotor_packaging_files ALL DEPENDS ${rotor_gzipped})
 
 set(rotor_data_perms OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 install(FILES ${ROTOR_PACKAGING_DIR}/rotor.service DESTINATION /lib/systemd/system PERMISSIONS ${rotor_data_perms})
-install(FILES ${ROTOR_PACKAGING_DIR}/rotor.sysusers DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/sysusers.d
+install(FILES ${ROTOR_PACKAGING_DIR}/rotor.sysusers DESTINATION lib/sysusers.d
         RENAME rotor.conf PERMISSIONS ${rotor_data_perms})
-install(FILES ${ROTOR_PACKAGING_DIR}/rotor.tmpfiles DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/tmpfiles.d
+install(FILES ${ROTOR_PACKAGING_DIR}/rotor.tmpfiles DESTINATION lib/tmpfiles.d
         RENAME rotor.conf PERMISSIONS ${rotor_data_perms})
 # 0640 in the package already, so the file is never world-readable; postinst gives it group rotor.
 install(FILES ${ROTOR_PACKAGING_DIR}/rotor.yaml DESTINATION /etc/rotor
@@ -83,26 +83,25 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_INSTALL_DEFAULT_DIRECTORY_PERMISSIONS
     OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
-set(CPACK_OUTPUT_FILE_PREFIX ${CMAKE_BINARY_DIR}/package)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_RELEASE ${ROTOR_DEB_RELEASE})
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://rotor.example.internal/")
+# The summary comes from CPACK_PACKAGE_DESCRIPTION_SUMMARY; CPack indents these lines.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-    "rotates root/Administrator passwords of cloud servers into Vault
- Rotor is a daemon that rotates the root and Administrator passwords of
- Open Telekom Cloud and Huawei Cloud ECS servers on a schedule and keeps
- every password (current, previous and in-flight) in HashiCorp Vault KV
- version 2, so that a crash at any point never loses a password a server
- may accept.
- .
- The package ships the rotor command, a hardened systemd unit that loads
- its secrets with LoadCredential=, an example configuration, a Vault
- policy, Prometheus alert rules and a Grafana dashboard.")
+    "Rotor is a daemon that rotates the root and Administrator passwords of
+Open Telekom Cloud and Huawei Cloud ECS servers on a schedule and keeps
+every password (current, previous and in-flight) in HashiCorp Vault KV
+version 2, so that a crash at any point never loses a password a server
+may accept.
+.
+The package ships the rotor command, a hardened systemd unit that loads
+its secrets with LoadCredential=, an example configuration, a Vault
+policy, Prometheus alert rules and a Grafana dashboard.")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# systemd-sysusers and systemd-tmpfiles run from postinst; adduser is the fallback without them.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd | adduser")
+# postinst runs systemd-sysusers and systemd-tmpfiles (both in the systemd package).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${ROTOR_PACKAGING_DIR}/debian/postinst ${ROTOR_PACKAGING_DIR}/debian/prerm
     ${ROTOR_PACKAGING_DIR}/debian/postrm ${ROTOR_PACKAGING_DIR}/debian/conffiles)
