@@ -2,6 +2,41 @@
 
 namespace rotor::vault::detail {
 
+namespace {
+
+// No Vault answer nests anywhere near this deep; a hostile one that does is refused before
+// parsing, so that wipe_json() (recursive) and dump() never walk thousands of levels.
+constexpr std::size_t kMaxJsonDepth = 128;
+
+// True when `text` nests arrays or objects deeper than `limit` (string contents skipped).
+bool nested_deeper_than(std::string_view text, std::size_t limit) noexcept {
+  std::size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) {
+        return true;
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 void wipe_json(Json& value) noexcept {
   if (value.is_string()) {
     auto& text = *value.get_ptr<WipedString*>();
@@ -17,6 +52,10 @@ void wipe_json(Json& value) noexcept {
 Result<ScopedJson> parse_body(std::string_view body) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     return ScopedJson(Json());
+  }
+  if (nested_deeper_than(body, kMaxJsonDepth)) {
+    return fail(ErrorCode::BadResponse, "body nests deeper than {} levels ({} bytes)",
+                kMaxJsonDepth, body.size());
   }
   auto parsed = Json::parse(body.begin(), body.end(), nullptr, false);
   if (parsed.is_discarded()) {
@@ -126,7 +165,13 @@ std::optional<std::int64_t> get_int(const Json& object, std::string_view key) {
     return found->get<std::int64_t>();
   }
   if (found->is_number_float()) {
-    return static_cast<std::int64_t>(found->get<double>());
+    // Out of range (or NaN) would be undefined behaviour in the cast: not an integer then.
+    const double value = found->get<double>();
+    constexpr double kLimit = 9223372036854775808.0;  // 2^63
+    if (!(value >= -kLimit && value < kLimit)) {
+      return std::nullopt;
+    }
+    return static_cast<std::int64_t>(value);
   }
   return std::nullopt;
 }

@@ -90,6 +90,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint8_t call = data[1];
   const std::string_view body(reinterpret_cast<const char*>(data + 2), size - 2);
 
+  fuzz::guard_logs({kPassword, kSecretKey});
   classify_directly(status, body);
 
   fuzz::EchoTransport transport(status, body);

@@ -3,13 +3,20 @@
 // input, a clock that never sleeps and a deterministic Random, so that one input is one
 // reproducible run of a client call.
 
+#include <spdlog/sinks/base_sink.h>
+
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/http.h"
+#include "common/log.h"
 #include "common/random.h"
 
 namespace rotor::fuzz {
@@ -66,6 +73,39 @@ class FixedRandom final : public Random {
  private:
   std::uint64_t state_ = 0x9E3779B97F4A7C15ULL;
 };
+
+// A log sink that swallows every line (keeping the fuzzer fast and quiet) but aborts when one
+// contains a secret: no password, key or token may reach a log, whatever the peer answered.
+class SecretGuardSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit SecretGuardSink(std::vector<std::string_view> secrets) : secrets_(std::move(secrets)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& message) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(message, formatted);
+    const std::string_view text(formatted.data(), formatted.size());
+    for (const auto secret : secrets_) {
+      if (text.find(secret) != std::string_view::npos) {
+        std::abort();  // a secret reached a log line
+      }
+    }
+  }
+  void flush_() override {}
+
+ private:
+  std::vector<std::string_view> secrets_;
+};
+
+// Routes every component logger to a SecretGuardSink (once per process).
+inline void guard_logs(std::vector<std::string_view> secrets) {
+  static const bool installed = [&secrets] {
+    log::set_sinks({std::make_shared<SecretGuardSink>(std::move(secrets))});
+    log::set_level(spdlog::level::debug);
+    return true;
+  }();
+  (void)installed;
+}
 
 // The HTTP status a fuzz input selects with its first byte: the interesting ones first.
 inline int pick_status(std::uint8_t selector) {
