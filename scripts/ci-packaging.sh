@@ -116,6 +116,16 @@ check_exposure() {
 
 stage "unit: systemd-analyze security (source)"
 check_exposure packaging/rotor.service
+# The secure heap needs mlock (and mmap/madvise/mprotect); nothing the unit denies may hold them.
+denied=$(systemd-analyze syscall-filter --no-pager @privileged @resources)
+for call in mlock munlock mmap mprotect madvise prctl; do
+  if grep -qx "[[:space:]]*$call" <<<"$denied"; then
+    fail "rotor.service denies $call (in @privileged or @resources)"
+  fi
+done
+grep -qx 'SystemCallFilter=@memlock' packaging/rotor.service || fail "rotor.service: @memlock not allowed"
+grep -qx 'LimitMEMLOCK=8M' packaging/rotor.service || fail "rotor.service: LimitMEMLOCK missing"
+echo "mlock, mmap, mprotect, madvise, prctl allowed; LimitMEMLOCK=8M"
 
 stage "build the .deb (Release, tests off) in $build_dir"
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DROTOR_BUILD_TESTS=OFF -DROTOR_BUILD_BENCH=OFF >/dev/null
