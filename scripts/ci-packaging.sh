@@ -7,7 +7,8 @@
 #     no errors, and every warning that stays must be explained in docs/operations.md;
 #  4. dpkg -i, checks the installed files, owners and modes, runs the installed rotor --version and
 #     check-config on the shipped example, systemd-analyze verify and security on the installed unit;
-#  5. dpkg -r, dpkg --purge and checks that nothing is left (the rotor user, if this script created
+#  5. reinstalls over itself (postinst's upgrade path) with a changed configuration;
+#  6. dpkg -r, dpkg --purge and checks that nothing is left (the rotor user, if this script created
 #     it, is deleted too).
 # Environment: ROTOR_PACKAGE_BUILD_DIR (default build/package), ROTOR_MAX_EXPOSURE (default 1.5).
 set -euo pipefail
@@ -241,6 +242,13 @@ if [[ -n "$verify_out" ]]; then
 fi
 echo "systemd-analyze verify: clean"
 check_exposure /lib/systemd/system/rotor.service
+
+stage "reinstall (the upgrade path) keeps a changed configuration, its owner and mode"
+printf '# changed by ci-packaging.sh\n' >>/etc/rotor/rotor.yaml
+dpkg -i "$deb" >/dev/null
+tail -n 1 /etc/rotor/rotor.yaml | grep -qx '# changed by ci-packaging.sh' || fail "reinstall replaced a changed conffile"
+check_stat /etc/rotor/rotor.yaml "640 root rotor"
+check_stat /var/lib/rotor "700 rotor rotor"
 
 stage "dpkg -r, dpkg --purge"
 dpkg -r rotor
