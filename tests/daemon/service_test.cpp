@@ -3,6 +3,12 @@
 // the service running, a clean stop — and no password in logs, metrics or the state directory.
 #include "daemon/service.h"
 
+#include <nlohmann/json.hpp>
+
+#include "daemon/logging.h"
+
+#include <spdlog/spdlog.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -275,6 +281,39 @@ TEST(NotifierTest, ReadsTheEnvironment) {
   EXPECT_FALSE(other.enabled());
   EXPECT_FALSE(other.watchdog_interval().has_value());
   EXPECT_FALSE(other.ready());  // no socket: nothing sent, no failure either
+}
+
+}  // namespace
+}  // namespace rotor::daemon
+
+namespace rotor::daemon {
+namespace {
+
+// key=value fields (plain and quoted) are found in a message; prose without '=' yields none.
+TEST(LoggingTest, FindsMessageFields) {
+  const auto fields =
+      message_fields("rotation failed server_id=abc policy=prod error=\"HTTP 500 oops\" attempt=3");
+  ASSERT_EQ(fields.size(), 4U);
+  EXPECT_EQ(fields[0], (std::pair<std::string, std::string>{"server_id", "abc"}));
+  EXPECT_EQ(fields[1], (std::pair<std::string, std::string>{"policy", "prod"}));
+  EXPECT_EQ(fields[2], (std::pair<std::string, std::string>{"error", "HTTP 500 oops"}));
+  EXPECT_EQ(fields[3], (std::pair<std::string, std::string>{"attempt", "3"}));
+  EXPECT_TRUE(message_fields("started").empty());
+}
+
+// The JSON sink writes one object per line with the component, level, message and fields.
+TEST(LoggingTest, JsonLinesCarryTheFields) {
+  std::ostringstream out;
+  auto logger = std::make_shared<spdlog::logger>("engine", json_lines_sink(out));
+  logger->warn("reset rejected server_id={} policy={} code={}", "s-1", "prod", 429);
+  logger->flush();
+  const auto line = nlohmann::json::parse(out.str());
+  EXPECT_EQ(line["component"], "engine");
+  EXPECT_EQ(line["level"], "warning");
+  EXPECT_EQ(line["server_id"], "s-1");
+  EXPECT_EQ(line["policy"], "prod");
+  EXPECT_EQ(line["code"], "429");
+  EXPECT_EQ(line["msg"], "reset rejected server_id=s-1 policy=prod code=429");
 }
 
 }  // namespace
