@@ -178,6 +178,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
   // Run the due servers with the concurrency limit across policies.
   std::mutex done_mutex;
   std::atomic<std::size_t> next{0};
+  std::atomic<bool> interrupted{false};
   const auto record = [&](const Job& job, const engine::Report& report,
                           std::chrono::duration<double> seconds) {
     std::lock_guard lock(done_mutex);
@@ -210,7 +211,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
   const auto worker = [&] {
     for (std::size_t i = next++; i < jobs.size(); i = next++) {
       if (stop.load()) {
-        summary.interrupted = true;
+        interrupted = true;
         continue;
       }
       const Job& job = jobs[i];
@@ -243,6 +244,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       worker();
     }
   }
+  summary.interrupted = interrupted.load();
   if (summary.still_pending > 0 || summary.interrupted) {
     next_wake = std::min(next_wake, now + options_.tick_interval);
   }
