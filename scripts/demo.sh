@@ -69,10 +69,13 @@ echo "Vault simulator: $vault_url"
 echo "ECS simulator:   $ecs_url  (200 servers; 'flaky' faults: timeouts, resets, 5xx, throttling)"
 
 project=0a1b2c3d4e5f40718293a4b5c6d7e8f9
+metrics_port=$((20000 + RANDOM % 20000))
+mkdir -p "$work/state"
 cat > "$work/rotor.yaml" <<YAML
 daemon:
   state_dir: $work/state
   concurrency: 16
+  metrics_listen: 127.0.0.1:$metrics_port
 vault:
   address: $vault_url
   ca_file: $work/ca.pem
@@ -156,6 +159,25 @@ python3 "$root/scripts/demo_check.py" verify "$vault_url" "$work/vault-token" "$
 
 say "rotor status (from Vault metadata: no secret is read)"
 "$rotor" status -c "$work/rotor.yaml" --policy prod-windows | head -n 6
+
+say "rotor run: the daemon, with its Prometheus metrics (stopped after one scrape)"
+# --allow-root only because the demo runs as root; the packaged unit runs as the rotor user.
+"$rotor" run -c "$work/rotor.yaml" --allow-root 2> "$work/daemon.log" &
+daemon_pid=$!
+pids+=("$daemon_pid")
+scrape=""
+for _ in $(seq 100); do
+  if scrape=$(curl -sf "http://127.0.0.1:$metrics_port/metrics") && grep -q '^rotor_servers' <<<"$scrape"; then
+    break
+  fi
+  sleep 0.2
+done
+grep -E '^rotor_(servers|rotations_total|password_age_oldest_seconds|vault_token_ttl_seconds|build_info)' \
+  <<<"$scrape" | grep -v ' 0$' | head -n 16 || echo "(no metrics scraped; the daemon's log:)" && true
+if command -v promtool >/dev/null; then
+  promtool check metrics <<<"$scrape" && echo "promtool check metrics: clean"
+fi
+kill -TERM "$daemon_pid" && wait "$daemon_pid" && echo "daemon stopped cleanly on SIGTERM"
 
 say "A dry run asks the batch API to validate, and changes nothing"
 "$rotor" rotate -c "$work/rotor.yaml" --policy staging-shared --dry-run > "$work/summary2.txt" || true

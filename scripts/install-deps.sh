@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config git ca-certificates openssl
+  build-essential cmake pkg-config git ca-certificates openssl curl
   libcurl4-openssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   prometheus-cpp-dev libsystemd-dev libcli11-dev libssl-dev libcpp-httplib-dev
   libexpected-dev libhowardhinnant-date-dev tzdata
