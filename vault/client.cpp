@@ -85,12 +85,38 @@ bool has_invalid_token(std::string_view body) {
   return contains_ci(body, "invalid token");
 }
 
+// Replaces every Vault token of the current formats (hvs., hvb., hvr. + token characters) in a
+// remote error text with "[redacted]": a peer that echoes the request's token must not put it
+// into an Error (found by tests/fuzz/vault_response_fuzz.cpp). Legacy "s." tokens are not
+// recognised.
+std::string redact_tokens(std::string text) {
+  const auto token_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' || c == '.';
+  };
+  std::size_t at = 0;
+  while ((at = text.find("hv", at)) != std::string::npos) {
+    if (at + 3 < text.size() &&
+        (text[at + 2] == 's' || text[at + 2] == 'b' || text[at + 2] == 'r') &&
+        text[at + 3] == '.') {
+      std::size_t end = at + 4;
+      while (end < text.size() && token_char(text[end])) {
+        ++end;
+      }
+      text.replace(at, end - at, "[redacted]");
+      at += 10;
+    } else {
+      at += 2;
+    }
+  }
+  return text;
+}
+
 // Maps a non-2xx answer to a typed error (spec §1.5, §1.6): status first, then substrings.
 Error error_from_response(std::string_view method, std::string_view path,
                           const HttpResponse& response) {
   std::string text;
   if (auto parsed = detail::parse_body(response.body.view())) {
-    text = detail::error_text(parsed->get());
+    text = redact_tokens(detail::error_text(parsed->get()));
   }
   const int status = response.status;
   ErrorCode code = ErrorCode::HttpError;

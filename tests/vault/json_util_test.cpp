@@ -1,11 +1,17 @@
 // The Vault client's JSON helpers against hostile input found by fuzzing
-// (tests/fuzz/vault_response_fuzz.cpp): numbers beyond int64 and documents nested too deep.
+// (tests/fuzz/vault_response_fuzz.cpp): numbers beyond int64, documents nested too deep, and an
+// error text that echoes the client's token.
 
 #include "vault/json_util.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "tests/support/manual_clock.h"
+#include "tests/support/scripted_transport.h"
+#include "tests/support/seeded_random.h"
+#include "vault/client.h"
 
 namespace rotor::vault::detail {
 namespace {
@@ -42,6 +48,24 @@ TEST(JsonUtilTest, BracketsInStringsAreNotNesting) {
   auto parsed = parse_body(text);
   ASSERT_TRUE(parsed.has_value());
   EXPECT_EQ(get_string(parsed->get(), "k"), std::string(500, '[') + "\"{{{");
+}
+
+// A peer that echoes the token in its error text does not get it into the Error.
+TEST(VaultErrorTextTest, EchoedTokenIsRedacted) {
+  rotor::testing::ScriptedTransport transport;
+  transport.reply(403,
+                  R"({"errors":["1 error occurred:\n\t* token hvs.ECHOED-tok_1 is bad\n\n"]})");
+  rotor::testing::ManualClock clock;
+  rotor::testing::SeededRandom random;
+  VaultConfig config;
+  config.address = "https://vault.test:8200";
+  config.retry.max_attempts = 1;
+  VaultClient client(config, token_from_value("hvs.ECHOED-tok_1"), transport, clock, random);
+  auto secret = client.read("servers/db01");
+  ASSERT_FALSE(secret.has_value());
+  const std::string text = secret.error().to_string();
+  EXPECT_EQ(text.find("ECHOED"), std::string::npos) << text;
+  EXPECT_NE(text.find("token [redacted] is bad"), std::string::npos) << text;
 }
 
 }  // namespace
