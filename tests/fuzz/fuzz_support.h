@@ -74,37 +74,41 @@ class FixedRandom final : public Random {
   std::uint64_t state_ = 0x9E3779B97F4A7C15ULL;
 };
 
-// A log sink that swallows every line (keeping the fuzzer fast and quiet) but aborts when one
-// contains a secret: no password, key or token may reach a log, whatever the peer answered.
-class SecretGuardSink final : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  explicit SecretGuardSink(std::vector<std::string_view> secrets) : secrets_(std::move(secrets)) {}
+// The secrets no log line may contain during the current input: those the call under test sent
+// (a listing cannot be expected to scrub a password it never saw).
+inline std::vector<std::string_view>& guarded_secrets() {
+  static std::vector<std::string_view> secrets;
+  return secrets;
+}
 
+// A log sink that swallows every line (keeping the fuzzer fast and quiet) but aborts when one
+// contains a guarded secret: no password, key or token the call sent may reach a log, whatever
+// the peer answered.
+class SecretGuardSink final : public spdlog::sinks::base_sink<std::mutex> {
  protected:
   void sink_it_(const spdlog::details::log_msg& message) override {
     spdlog::memory_buf_t formatted;
     formatter_->format(message, formatted);
     const std::string_view text(formatted.data(), formatted.size());
-    for (const auto secret : secrets_) {
+    for (const auto secret : guarded_secrets()) {
       if (text.find(secret) != std::string_view::npos) {
         std::abort();  // a secret reached a log line
       }
     }
   }
   void flush_() override {}
-
- private:
-  std::vector<std::string_view> secrets_;
 };
 
-// Routes every component logger to a SecretGuardSink (once per process).
+// Routes every component logger to a SecretGuardSink (installed once per process) and guards
+// `secrets` until the next call.
 inline void guard_logs(std::vector<std::string_view> secrets) {
-  static const bool installed = [&secrets] {
-    log::set_sinks({std::make_shared<SecretGuardSink>(std::move(secrets))});
+  static const bool installed = [] {
+    log::set_sinks({std::make_shared<SecretGuardSink>()});
     log::set_level(spdlog::level::debug);
     return true;
   }();
   (void)installed;
+  guarded_secrets() = std::move(secrets);
 }
 
 // The HTTP status a fuzz input selects with its first byte: the interesting ones first.
