@@ -108,10 +108,10 @@ std::string render(const ClassifyContext& ctx, int status, const RemoteError* re
   if (remote != nullptr) {
     if (!remote->code.empty()) {
       text += ' ';
-      text += remote->code;
+      text += scrub(remote->code, ctx.secrets);  // remote text, like the message
     } else if (!remote->fault.empty()) {
       text += ' ';
-      text += remote->fault;
+      text += scrub(remote->fault, ctx.secrets);
     }
     if (!remote->message.empty()) {
       text += ' ';
@@ -213,7 +213,7 @@ CallStatus classify(const Result<HttpResponse>& result, const ClassifyContext& c
   const auto retry_after = http::retry_after_of(response, now);
   auto make = [&](ErrorCode code, Verdict verdict) {
     Error error(code, render(ctx, status, remote ? &*remote : nullptr, request_id));
-    error.with_http(status, remote ? remote->code : std::string());
+    error.with_http(status, remote ? scrub(remote->code, ctx.secrets) : std::string());
     CallStatus out = CallStatus::failed(verdict, std::move(error));
     out.retry_after = retry_after;
     return out;
@@ -259,7 +259,7 @@ CallStatus classify(const Result<HttpResponse>& result, const ClassifyContext& c
 
 CallStatus classify_item(std::string_view code, std::string_view message, int http_status,
                          const ClassifyContext& ctx) {
-  RemoteError remote{std::string(code), std::string(message), {}, {}};
+  RemoteError remote{scrub(std::string(code), ctx.secrets), std::string(message), {}, {}};
   const std::string text =
       fmt::format("{}: server {} {}", ctx.what, remote.code, scrub(remote.message, ctx.secrets));
   auto make = [&](ErrorCode error_code, Verdict verdict) {
