@@ -76,8 +76,8 @@ Result<vault::Credentials> vault_credentials(const config::VaultSettings& vault,
 
 }  // namespace
 
-Runtime::Runtime(std::shared_ptr<const config::Config> config, Clock& clock, Random& random)
-    : config_(std::move(config)), clock_(clock), random_(random) {}
+Runtime::Runtime(std::shared_ptr<const config::Config> config, Clock& clock)
+    : config_(std::move(config)), clock_(clock) {}
 
 Runtime::~Runtime() = default;
 
@@ -102,7 +102,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(std::shared_ptr<const config::C
                                                  const config::EnvLookup& env,
                                                  const TransportDecorator& decorate) {
   std::unique_ptr<Runtime> runtime(
-      new Runtime(std::move(config), clock, random));  // NOLINT: private constructor
+      new Runtime(std::move(config), clock));  // NOLINT: private constructor
   const config::Config& cfg = *runtime->config_;
 
   http::CurlOptions vault_options;

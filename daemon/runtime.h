@@ -53,11 +53,10 @@ class Runtime {
   [[nodiscard]] engine::Rotator* rotator(const std::string& cloud) noexcept;
 
  private:
-  Runtime(std::shared_ptr<const config::Config> config, Clock& clock, Random& random);
+  Runtime(std::shared_ptr<const config::Config> config, Clock& clock);
 
   std::shared_ptr<const config::Config> config_;
   Clock& clock_;
-  Random& random_;
   std::unique_ptr<http::CurlTransport> vault_transport_;
   std::unique_ptr<http::CurlTransport> cloud_transport_;
   std::unique_ptr<HttpTransport> vault_decorated_;  // null when not decorated
