@@ -316,19 +316,15 @@ void Rotator::push_and_commit(const RotationPolicy& policy, std::vector<Pending>
         case ecs::Verdict::Accepted:
           logger()->info("reset accepted server={} policy={} rotation_id={} attempt={}", id,
                          policy.name, item->record.rotation_id, item->record.attempts);
-          item->done = commit(policy, *item);
-          if (!item->done && !item->cas_conflict) {
-            item->done = true;  // the commit could not be written: parked as pending (see commit)
-          }
-          if (item->cas_conflict) {
-            item->done = true;
-          }
+          // Committed, or left pending (Vault failed), or to re-read (a CAS conflict): done here.
+          commit(policy, *item);
+          item->done = true;
           break;
         case ecs::Verdict::RejectedFinal:
           item->done = true;
           if (item->record.unknown_outcomes > 0) {
             // An earlier call may have set this password: it must stay readable (I1).
-            park_pending(policy, *item, *status.error);
+            park_pending(policy, *item, *status.error, true);
             item->report.outcome = Outcome::Failed;
           } else {
             finish_failure(policy, *item, *status.error);
@@ -349,7 +345,7 @@ void Rotator::push_and_commit(const RotationPolicy& policy, std::vector<Pending>
   for (auto& item : group) {
     if (!item.done) {
       const Error error = item.last_error.value_or(Error(ErrorCode::Internal, "no answer"));
-      park_pending(policy, item, error);
+      park_pending(policy, item, error, false);
       item.report.outcome = Outcome::StillPending;
       item.done = true;
     }
@@ -368,7 +364,7 @@ void Rotator::push_and_commit(const RotationPolicy& policy, std::vector<Pending>
   }
 }
 
-bool Rotator::commit(const RotationPolicy& policy, Pending& item) {
+void Rotator::commit(const RotationPolicy& policy, Pending& item) {
   const auto& server = item.target->server;
   ServerRecord next = item.record.clone();
   // Which passwords may the server still accept once the new one is set?
@@ -413,12 +409,12 @@ bool Rotator::commit(const RotationPolicy& policy, Pending& item) {
       logger()->info("rotation committed server={} policy={} rotation_id={} state={}", server.id,
                      policy.name, item.record.rotation_id, to_string(item.record.state));
       step(Step::Committed, server.id);
-      return true;
+      return;
     }
     if (saved.error().code() == ErrorCode::Conflict) {
       // Someone else wrote the record: re-read and resume (sending the same password is harmless).
       item.cas_conflict = true;
-      return false;
+      return;
     }
     logger()->warn("commit failed server={} policy={} attempt={} error={}", server.id, policy.name,
                    attempt + 1, describe(saved.error()));
@@ -428,7 +424,6 @@ bool Rotator::commit(const RotationPolicy& policy, Pending& item) {
   item.report.detail =
       "the cloud accepted the password but Vault could not be written; it stays pending in Vault "
       "and the next run commits it";
-  return false;
 }
 
 void Rotator::finish_failure(const RotationPolicy& policy, Pending& item, const Error& error) {
@@ -464,13 +459,12 @@ void Rotator::finish_failure(const RotationPolicy& policy, Pending& item, const 
   item.record = std::move(next);
 }
 
-void Rotator::park_pending(const RotationPolicy& policy, Pending& item, const Error& error) {
+void Rotator::park_pending(const RotationPolicy& policy, Pending& item, const Error& error,
+                           bool refused) {
   const auto& server = item.target->server;
   ServerRecord next = item.record.clone();
   next.last_error = describe(error);
-  const bool definite = outcome_of(error) == rotor::Outcome::Rejected &&
-                        next.unknown_outcomes > 0 && item.report.outcome == Outcome::Failed;
-  if (definite) {
+  if (refused) {  // refused for good, but an earlier call may have set it: counts as a failure
     ++next.failed_cycles;
     if (next.failed_cycles >= policy.quarantine_after_failures) {
       next.quarantined = fmt::format(

@@ -101,9 +101,11 @@ class Rotator {
   // Steps 4–6 for servers that each hold a written pending password.
   void push_and_commit(const RotationPolicy& policy, std::vector<Pending>& group, bool batch,
                        bool reboot_allowed);
-  bool commit(const RotationPolicy& policy, Pending& item);
+  void commit(const RotationPolicy& policy, Pending& item);
   void finish_failure(const RotationPolicy& policy, Pending& item, const Error& error);
-  void park_pending(const RotationPolicy& policy, Pending& item, const Error& error);
+  // Keeps the pending password (its outcome is unknown, or it may have been set); `refused`: the
+  // cloud refused it for good this time, which counts towards quarantine.
+  void park_pending(const RotationPolicy& policy, Pending& item, const Error& error, bool refused);
   void reboot(const RotationPolicy& policy, std::vector<Pending*>& items);
   std::chrono::nanoseconds backoff(const RotationPolicy& policy, int attempt,
                                    std::optional<std::chrono::nanoseconds> retry_after);

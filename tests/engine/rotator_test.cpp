@@ -244,6 +244,26 @@ TEST_F(RotatorTest, DefiniteRefusalDropsPendingThenQuarantines) {
   EXPECT_EQ(rotator_->rotate(policy_, target).outcome, Outcome::Skipped);
 }
 
+// A password that may have been set (an earlier call's outcome was unknown) is never dropped,
+// even when the cloud later refuses it for good; the refusals still lead to quarantine.
+TEST_F(RotatorTest, MaybeAppliedPasswordIsKeptThroughRefusals) {
+  const Target target = add_server();
+  policy_.push_attempts = 1;
+  ecs_sim_->force_fault({sim::FaultClass::ServerErrorAfter, "PUT", "os-reset-password", 1});
+  ASSERT_EQ(rotator_->rotate(policy_, target).outcome, Outcome::StillPending);
+  const std::string pending(record_of(target).pending_password.reveal());
+  ASSERT_FALSE(pending.empty());
+  ASSERT_TRUE(ecs_sim_->delete_server(target.server.id));  // from now on: 404, refused for good
+  for (int cycle = 1; cycle <= 3; ++cycle) {
+    EXPECT_EQ(rotator_->rotate(policy_, target).outcome, Outcome::Failed);
+    const ServerRecord record = record_of(target);
+    EXPECT_EQ(record.pending_password.reveal(), pending) << "cycle " << cycle;
+    EXPECT_EQ(record.failed_cycles, cycle);
+  }
+  EXPECT_THAT(record_of(target).quarantined, ::testing::HasSubstr("may already have set"));
+  EXPECT_EQ(rotator_->rotate(policy_, target).outcome, Outcome::Skipped);
+}
+
 // A server without the reset plug-in would silently keep its password: it is quarantined before
 // any reset is sent.
 TEST_F(RotatorTest, MissingPluginIsQuarantinedBeforeAnyReset) {
