@@ -81,6 +81,9 @@ vault::KvData ServerRecord::to_kv() const {
   data.plain.emplace("failed_cycles", std::to_string(failed_cycles));
   put_text(data, "quarantined", quarantined);
   put_text(data, "verified_at", verified_at);
+  put_text(data, "restarted_at", restarted_at);
+  put_text(data, "last_refusal", last_refusal);
+  put_text(data, "refused_fingerprint", refused_fingerprint);
   return data;
 }
 
@@ -120,6 +123,9 @@ ServerRecord ServerRecord::from_kv(const vault::KvData& data) {
   record.failed_cycles = to_int(data.text("failed_cycles"));
   record.quarantined = text("quarantined");
   record.verified_at = text("verified_at");
+  record.restarted_at = text("restarted_at");
+  record.last_refusal = text("last_refusal");
+  record.refused_fingerprint = text("refused_fingerprint");
   return record;
 }
 
@@ -134,6 +140,12 @@ std::map<std::string, std::string> ServerRecord::metadata() const {
   }
   if (!pending_since.empty()) {
     out.emplace("pending_since", pending_since);
+  }
+  if (awaiting_verification()) {
+    out.emplace("unverified_since", restarted_at);  // a scan finds verifications to retry
+  }
+  if (!verified_at.empty()) {
+    out.emplace("verified_at", verified_at);
   }
   return out;
 }

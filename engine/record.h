@@ -51,7 +51,23 @@ struct ServerRecord {
   int unknown_outcomes = 0;  // of those, how many ended with an unknown outcome
   int failed_cycles = 0;     // rotations that ended in a definite failure, in a row
   std::string quarantined;   // a human reason; empty when not quarantined
+  // With a verification hook: when the hook last confirmed `password` (RFC 3339 UTC).
   std::string verified_at;
+  // With a verification hook: when a reboot job confirmed the restart that made `password`
+  // effective, while the hook has not yet confirmed it (state stays awaiting_restart and every
+  // older password is kept). Empty otherwise.
+  std::string restarted_at;
+  // While pending: the last definite refusal of the pending password ("HTTP 400 Ecs.0005"). The
+  // same refusal twice retires the password (it may have been set) and starts a fresh one.
+  std::string last_refusal;
+  // The fingerprint (no secret) of the password settings and server image that the cloud
+  // refused with a 400; no new rotation until one of them changes (or `rotor resume`).
+  std::string refused_fingerprint;
+
+  // True when a confirmed restart still waits for the verification hook.
+  [[nodiscard]] bool awaiting_verification() const noexcept {
+    return state == State::AwaitingRestart && !restarted_at.empty();
+  }
 
   // The secret as KV v2 fields (sensitive ones as Secret copies).
   [[nodiscard]] vault::KvData to_kv() const;

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "ecs/signer.h"
 
 namespace rotor::engine {
 
@@ -39,6 +40,19 @@ std::string describe(const Error& error) {
   return error.to_string();
 }
 
+// What a definite refusal was, without the message text: "HTTP 400 Ecs.0005", "NotFound".
+std::string refusal_key(const Error& error) {
+  if (error.http_status() != 0) {
+    return error.remote_code().empty()
+               ? fmt::format("HTTP {}", error.http_status())
+               : fmt::format("HTTP {} {}", error.http_status(), error.remote_code());
+  }
+  return std::string(to_string(error.code()));
+}
+
+constexpr const char* kInFlight =
+    "already being rotated by another worker of this process; that one finishes it";
+
 }  // namespace
 
 struct Rotator::Pending {
@@ -51,11 +65,18 @@ struct Rotator::Pending {
   std::optional<std::chrono::nanoseconds> retry_after;
   bool done = false;
   bool cas_conflict = false;
+  bool retired = false;  // the pending password was retired: a fresh rotation may start
 };
 
 Rotator::Rotator(RecordStore& store, ecs::EcsClient& ecs, password::Generator& generator,
-                 Clock& clock, Random& random)
-    : store_(store), ecs_(ecs), generator_(generator), clock_(clock), random_(random) {}
+                 Clock& clock, Random& random, RotatorSeams seams)
+    : store_(store),
+      ecs_(ecs),
+      generator_(generator),
+      clock_(clock),
+      random_(random),
+      verifier_(seams.verifier),
+      in_flight_(seams.in_flight != nullptr ? *seams.in_flight : own_in_flight_) {}
 
 void Rotator::step(Step step, const std::string& server_id) {
   if (failpoint_) {
@@ -88,6 +109,40 @@ password::Policy Rotator::password_policy(const RotationPolicy& policy, const ec
                                                      : password::ApiProfile::EcsV1;
   }
   return p;
+}
+
+std::string Rotator::refusal_fingerprint(const RotationPolicy& policy, const ecs::Server& server,
+                                         bool batch) const {
+  const password::Policy p = password_policy(policy, server, batch);
+  std::string text =
+      fmt::format("v1|api={}|os={}|user={}|length={}|min=", password::to_string(p.api),
+                  password::to_string(p.os), p.username, p.length);
+  for (auto count : p.min_count) {
+    text += fmt::format("{},", count);
+  }
+  text += fmt::format("|exclude={}|image={}|os_type={}", p.exclude_chars, server.image_id,
+                      server.os_type);
+  return ecs::sha256_hex(text).substr(0, 16);
+}
+
+bool Rotator::refused_before(const RotationPolicy& policy, const ecs::Server& server, bool batch,
+                             ServerRecord& record, Report& report) const {
+  if (record.refused_fingerprint.empty()) {
+    return false;
+  }
+  // `rotor resume` (failed_cycles back to 0) or a change of settings or image lifts the block.
+  if (record.failed_cycles == 0 ||
+      record.refused_fingerprint != refusal_fingerprint(policy, server, batch)) {
+    record.refused_fingerprint.clear();  // written with the next pending record
+    return false;
+  }
+  report.outcome = Outcome::Skipped;
+  report.detail = fmt::format(
+      "the cloud refused this policy's password for this server with HTTP 400 (last: {}); not "
+      "retried until the policy's password settings or the server's image change, or `rotor "
+      "resume`",
+      record.last_error);
+  return true;
 }
 
 std::chrono::nanoseconds Rotator::backoff(const RotationPolicy& policy, int attempt,
@@ -150,6 +205,18 @@ Report Rotator::run_unique(const RotationPolicy& policy, const Target& target, b
   Report report;
   report.server_id = server.id;
   report.server_name = server.name;
+  const InFlight::Lease lease = in_flight_.try_acquire(target.vault_path);
+  if (!lease.held()) {
+    report.outcome = Outcome::Skipped;
+    report.detail = kInFlight;
+    return report;
+  }
+  // After a check-and-set conflict: the rotation this call was driving (empty before any send),
+  // and whether another writer overtook the pending write.
+  std::string driving;
+  bool overtaken = false;
+  bool fresh_allowed = !resume_only;
+  std::string retired_note;
   for (int round = 0; round < kMaxCasRounds; ++round) {
     // Step 1: read.
     auto loaded = store_.load(target.vault_path);
@@ -169,6 +236,20 @@ Report Rotator::run_unique(const RotationPolicy& policy, const Target& target, b
       report.detail = "quarantined: " + record.quarantined;
       return report;
     }
+    // The loser of a race with another process ends here instead of starting a second rotation.
+    if (!driving.empty() && record.rotation_id == driving && record.state != State::Pending) {
+      report.outcome = Outcome::Rotated;
+      report.detail = "committed by another process (check-and-set)";
+      logger()->info("rotation committed elsewhere server={} policy={} rotation_id={}", server.id,
+                     policy.name, driving);
+      return report;
+    }
+    if ((!driving.empty() && record.rotation_id != driving) ||
+        (overtaken && record.state == State::Pending)) {
+      report.outcome = Outcome::Skipped;
+      report.detail = "another process is rotating this server (check-and-set); it finishes it";
+      return report;
+    }
 
     Pending item;
     item.target = &target;
@@ -177,8 +258,19 @@ Report Rotator::run_unique(const RotationPolicy& policy, const Target& target, b
       report.resumed = true;  // step 4 again with the same password
       logger()->info("resuming pending rotation server={} policy={} rotation_id={} attempts={}",
                      server.id, policy.name, record.rotation_id, record.attempts);
+    } else if (record.awaiting_verification()) {
+      // Restarted, not yet verified: only the verification is left to do.
+      report.resumed = true;
+      item.record = std::move(record);
+      item.report = report;
+      item.report.outcome = Outcome::Rotated;
+      verify_restarted(policy, item);
+      if (item.cas_conflict) {
+        continue;
+      }
+      return item.report;
     } else {
-      if (resume_only) {
+      if (!fresh_allowed) {
         report.outcome = Outcome::Skipped;
         report.detail = "nothing pending";
         return report;
@@ -190,6 +282,9 @@ Report Rotator::run_unique(const RotationPolicy& policy, const Target& target, b
             "awaiting restart: {} rotations in a row without a confirmed restart; restart the "
             "server (or configure after_reset) so that older passwords can be retired",
             record.earlier.size() + 1);
+        return report;
+      }
+      if (refused_before(policy, server, policy.mode == Mode::Shared, record, report)) {
         return report;
       }
       if (auto stop = probe(policy, target, record, loaded->version, report); stop) {
@@ -214,12 +309,14 @@ Report Rotator::run_unique(const RotationPolicy& policy, const Target& target, b
       record.pending_since = format_time(clock_.now());
       record.attempts = 0;
       record.unknown_outcomes = 0;
+      record.last_refusal.clear();
       record.policy = policy.name;
       record.server_name = server.name;
       record.username = username_for(server);
       auto saved = store_.save(target.vault_path, record, loaded->version);
       if (!saved) {
         if (saved.error().code() == ErrorCode::Conflict) {
+          overtaken = true;
           continue;  // someone else wrote: read again and start over
         }
         report.outcome = Outcome::Failed;
@@ -236,10 +333,27 @@ Report Rotator::run_unique(const RotationPolicy& policy, const Target& target, b
     std::vector<Pending> group;
     group.push_back(std::move(item));
     push_and_commit(policy, group, policy.mode == Mode::Shared, reboot_allowed);
-    if (group.front().cas_conflict) {
+    Pending& done = group.front();
+    if (done.cas_conflict) {
+      driving = done.record.rotation_id;
+      overtaken = false;
       continue;
     }
-    return group.front().report;
+    if (done.retired && done.record.quarantined.empty()) {
+      // The refused password stays in the chain; start over with a fresh one.
+      retired_note = done.report.detail;
+      report.resumed = false;
+      fresh_allowed = true;
+      overtaken = false;
+      driving.clear();
+      continue;
+    }
+    if (!retired_note.empty()) {
+      done.report.detail = retired_note + "; the fresh password: " +
+                           (done.report.detail.empty() ? std::string(to_string(done.report.outcome))
+                                                       : done.report.detail);
+    }
+    return done.report;
   }
   report.outcome = Outcome::Failed;
   report.detail = fmt::format(
@@ -320,16 +434,22 @@ void Rotator::push_and_commit(const RotationPolicy& policy, std::vector<Pending>
           commit(policy, *item);
           item->done = true;
           break;
-        case ecs::Verdict::RejectedFinal:
+        case ecs::Verdict::RejectedFinal: {
           item->done = true;
-          if (item->record.unknown_outcomes > 0) {
+          const std::string refusal = refusal_key(*status.error);
+          if (item->record.unknown_outcomes == 0) {
+            finish_failure(policy, *item, *status.error);  // never set: drop it
+          } else if (item->record.last_refusal == refusal) {
+            // The same deterministic refusal twice: it will not change; try a fresh password.
+            retire_pending(policy, *item, *status.error);
+          } else {
             // An earlier call may have set this password: it must stay readable (I1).
+            item->record.last_refusal = refusal;
             park_pending(policy, *item, *status.error, true);
             item->report.outcome = Outcome::Failed;
-          } else {
-            finish_failure(policy, *item, *status.error);
           }
           break;
+        }
         case ecs::Verdict::RejectedTransient:
         case ecs::Verdict::Unknown:
           logger()->warn("reset not confirmed server={} policy={} verdict={} attempt={} error={}",
@@ -354,7 +474,8 @@ void Rotator::push_and_commit(const RotationPolicy& policy, std::vector<Pending>
   if (policy.after_reset != AfterReset::None && reboot_allowed) {
     std::vector<Pending*> to_reboot;
     for (auto& item : group) {
-      if (item.report.outcome == Outcome::Rotated && item.record.state == State::AwaitingRestart) {
+      if (item.report.outcome == Outcome::Rotated && item.record.state == State::AwaitingRestart &&
+          item.target->server.status != "SHUTOFF") {
         to_reboot.push_back(&item);
       }
     }
@@ -386,8 +507,10 @@ void Rotator::commit(const RotationPolicy& policy, Pending& item) {
   }
   next.password = std::move(next.pending_password);
   next.pending_password = Secret();
-  // A running server takes the new password at its next restart; a stopped one at its next start.
-  next.state = server.status == "SHUTOFF" ? State::Current : State::AwaitingRestart;
+  // A running server takes the new password at its next restart; a stopped one at its next start
+  // (with a verification hook it is `current` only once verified, which needs a restart).
+  next.state =
+      server.status == "SHUTOFF" && !policy.verify ? State::Current : State::AwaitingRestart;
   next.prior_state = State::Unrotated;
   next.rotated_at = format_time(clock_.now());
   next.pending_since.clear();
@@ -395,6 +518,10 @@ void Rotator::commit(const RotationPolicy& policy, Pending& item) {
   next.unknown_outcomes = 0;
   next.failed_cycles = 0;
   next.last_error.clear();
+  next.last_refusal.clear();
+  next.refused_fingerprint.clear();
+  next.restarted_at.clear();
+  next.verified_at.clear();  // verifies the previous password, not this one
 
   for (int attempt = 0; attempt < kCommitAttempts; ++attempt) {
     if (attempt > 0) {
@@ -435,7 +562,12 @@ void Rotator::finish_failure(const RotationPolicy& policy, Pending& item, const 
   next.last_error = describe(error);
   next.attempts = 0;
   next.unknown_outcomes = 0;
+  next.last_refusal.clear();
   ++next.failed_cycles;
+  if (error.http_status() == 400) {
+    // A validation error: the same settings on the same image would be refused again.
+    next.refused_fingerprint = refusal_fingerprint(policy, server, policy.mode == Mode::Shared);
+  }
   if (next.failed_cycles >= policy.quarantine_after_failures) {
     next.quarantined = fmt::format(
         "{} rotations in a row were refused by the cloud (last: {}); fix the cause, then run "
@@ -487,6 +619,62 @@ void Rotator::park_pending(const RotationPolicy& policy, Pending& item, const Er
   item.record = std::move(next);
 }
 
+void Rotator::retire_pending(const RotationPolicy& policy, Pending& item, const Error& error) {
+  const auto& server = item.target->server;
+  ServerRecord next = item.record.clone();
+  // An earlier call may have set it, and the server may accept it now (it restarted unseen) or
+  // after its next restart: it joins the passwords kept until a restart is confirmed (I1).
+  next.earlier.insert(next.earlier.begin(), std::move(next.pending_password));
+  next.pending_password = Secret();
+  // A restart is unconfirmed since a password may have been set: the next commit keeps the chain.
+  next.state = next.prior_state == State::Current ? State::AwaitingRestart : next.prior_state;
+  next.prior_state = State::Unrotated;
+  next.pending_since.clear();
+  next.last_error = describe(error);
+  next.last_refusal.clear();
+  next.attempts = 0;
+  next.unknown_outcomes = 0;
+  ++next.failed_cycles;
+  if (next.failed_cycles >= policy.quarantine_after_failures) {
+    next.quarantined = fmt::format(
+        "{} rotations in a row failed (last: the cloud refused a password it may have set: {}); "
+        "every password the server may accept is in Vault; fix the cause, then run `rotor "
+        "resume`",
+        next.failed_cycles, next.last_error);
+  }
+  auto saved = store_.save(item.target->vault_path, next, item.version);
+  if (!saved) {
+    if (saved.error().code() == ErrorCode::Conflict) {
+      item.cas_conflict = true;
+      return;
+    }
+    // It stays pending: harmless, the next run sends it once more.
+    logger()->warn("could not retire a refused password server={} error={}", server.id,
+                   describe(saved.error()));
+    item.report.outcome = Outcome::Failed;
+    item.report.state = State::Pending;
+    item.report.detail = fmt::format("refused again ({}); pending kept: Vault could not be written",
+                                     next.last_error);
+    return;
+  }
+  item.version = *saved;
+  logger()->warn(
+      "refused twice for the same reason, password retired server={} policy={} rotation_id={} "
+      "error={} failed_cycles={}{}",
+      server.id, policy.name, next.rotation_id, next.last_error, next.failed_cycles,
+      next.quarantined.empty() ? "" : " quarantined=true");
+  item.retired = true;
+  item.report.outcome = Outcome::Failed;
+  item.report.state = next.state;
+  item.report.detail =
+      next.quarantined.empty()
+          ? fmt::format("the pending password was refused twice ({}) and retired (kept in Vault)",
+                        next.last_error)
+          : "quarantined: " + next.quarantined;
+  item.record = std::move(next);
+  step(Step::Retired, server.id);
+}
+
 void Rotator::reboot(const RotationPolicy& policy, std::vector<Pending*>& items) {
   std::vector<std::string> ids;
   ids.reserve(items.size());
@@ -520,8 +708,26 @@ void Rotator::reboot(const RotationPolicy& policy, std::vector<Pending*>& items)
               : fmt::format("reboot job: {}", describe(job.error()));
       continue;
     }
-    // The restart is confirmed: the server accepts only the new password now.
     ServerRecord next = item->record.clone();
+    if (policy.verify) {
+      // The restart is confirmed, the password not yet: record the restart (a crash from here
+      // on resumes with the verification), keep every older password.
+      next.restarted_at = format_time(clock_.now());
+      auto saved = store_.save(item->target->vault_path, next, item->version);
+      if (!saved) {
+        item->report.detail = fmt::format(
+            "rebooted, but Vault could not be written ({}); the verification waits for the next "
+            "restart",
+            describe(saved.error()));
+        continue;
+      }
+      item->version = *saved;
+      item->record = std::move(next);
+      step(Step::Rebooted, id);
+      verify_restarted(policy, *item);
+      continue;
+    }
+    // The restart is confirmed: the server accepts only the new password now.
     next.state = State::Current;
     next.earlier.clear();
     if (auto saved = store_.save(item->target->vault_path, next, item->version); saved) {
@@ -533,6 +739,78 @@ void Rotator::reboot(const RotationPolicy& policy, std::vector<Pending*>& items)
   }
 }
 
+void Rotator::verify_restarted(const RotationPolicy& policy, Pending& item) {
+  const auto& server = item.target->server;
+  ServerRecord next = item.record.clone();
+  if (!policy.verify) {
+    // The hook was removed from the configuration: the confirmed restart is enough.
+    next.state = State::Current;
+    next.earlier.clear();
+    next.restarted_at.clear();
+  } else {
+    VerifyContext context;
+    context.server_id = server.id;
+    context.server_name = server.name;
+    context.username = next.username.empty() ? username_for(server) : next.username;
+    context.os_type = server.os_type;
+    context.policy = policy.name;
+    context.rotation_id = next.rotation_id;
+    const Result<void> verified =
+        verifier_ != nullptr
+            ? verifier_->verify(*policy.verify, context, next.password)
+            : Result<void>(fail(ErrorCode::Internal, "no verification hook runner is configured"));
+    if (verified) {
+      next.state = State::Current;
+      next.earlier.clear();
+      next.restarted_at.clear();
+      next.verified_at = format_time(clock_.now());
+      next.failed_cycles = 0;
+      next.last_error.clear();
+    } else {
+      next.last_error = "verification failed: " + describe(verified.error());
+      ++next.failed_cycles;
+      if (next.failed_cycles >= policy.quarantine_after_failures) {
+        next.quarantined = fmt::format(
+            "{} failures in a row, the last one a verification (last: {}); the server may still "
+            "accept previous_password (every candidate is in Vault); check it, then run `rotor "
+            "resume`",
+            next.failed_cycles, next.last_error);
+      }
+    }
+  }
+  auto saved = store_.save(item.target->vault_path, next, item.version);
+  if (!saved && saved.error().code() == ErrorCode::Conflict) {
+    item.cas_conflict = true;  // re-read; verifying twice is harmless
+    return;
+  }
+  const bool ok = next.state == State::Current;
+  if (ok) {
+    logger()->info("password verified server={} policy={} rotation_id={}", server.id, policy.name,
+                   next.rotation_id);
+    item.report.state = saved ? State::Current : State::AwaitingRestart;
+    if (!saved) {
+      item.report.detail =
+          fmt::format("verified, but Vault could not be written ({}); the next run verifies again",
+                      describe(saved.error()));
+    }
+  } else {
+    logger()->error("verification failed server={} policy={} rotation_id={} error={}{}", server.id,
+                    policy.name, next.rotation_id, next.last_error,
+                    next.quarantined.empty() ? "" : " quarantined=true");
+    item.report.outcome = Outcome::Failed;
+    item.report.state = State::AwaitingRestart;
+    item.report.alert = true;
+    item.report.detail = next.quarantined.empty()
+                             ? next.last_error + "; older passwords kept; retried on the next run"
+                             : "quarantined: " + next.quarantined;
+  }
+  if (saved) {
+    item.version = *saved;
+    item.record = std::move(next);
+    step(Step::Verified, server.id);
+  }
+}
+
 std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
                                            std::span<const Target> targets, bool reboot_allowed) {
   std::vector<Report> reports(targets.size());
@@ -540,12 +818,21 @@ std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
   std::vector<Pending> resumed;
   std::vector<std::size_t> candidates;
   std::vector<LoadedRecord> loaded(targets.size());
+  std::vector<InFlight::Lease> leases;
+  leases.reserve(targets.size());
 
   // Step 1 for every server.
   for (std::size_t i = 0; i < targets.size(); ++i) {
     const auto& server = targets[i].server;
     reports[i].server_id = server.id;
     reports[i].server_name = server.name;
+    InFlight::Lease lease = in_flight_.try_acquire(targets[i].vault_path);
+    if (!lease.held()) {
+      reports[i].outcome = Outcome::Skipped;
+      reports[i].detail = kInFlight;
+      continue;
+    }
+    leases.push_back(std::move(lease));
     auto record = store_.load(targets[i].vault_path);
     if (!record) {
       reports[i].outcome = Outcome::Failed;
@@ -569,6 +856,26 @@ std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
       item.report = reports[i];
       item.report.resumed = true;
       resumed.push_back(std::move(item));
+      continue;
+    }
+    if (record->record.awaiting_verification()) {
+      Pending item;
+      item.index = i;
+      item.target = &targets[i];
+      item.version = record->version;
+      item.record = std::move(record->record);
+      item.report = reports[i];
+      item.report.resumed = true;
+      item.report.outcome = Outcome::Rotated;
+      verify_restarted(policy, item);
+      if (item.cas_conflict) {
+        item.report.outcome = Outcome::StillPending;
+        item.report.detail = "another process wrote the record; the next run verifies again";
+      }
+      reports[i] = std::move(item.report);
+      continue;
+    }
+    if (refused_before(policy, server, true, record->record, reports[i])) {
       continue;
     }
     if (probe(policy, targets[i], record->record, record->version, reports[i])) {
@@ -622,6 +929,7 @@ std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
       record.pending_since = format_time(clock_.now());
       record.attempts = 0;
       record.unknown_outcomes = 0;
+      record.last_refusal.clear();
       record.policy = policy.name;
       record.server_name = server.name;
       record.username = username_for(server);
@@ -652,6 +960,8 @@ std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
       if (item.cas_conflict) {
         item.report.outcome = Outcome::StillPending;
         item.report.detail = "another process wrote the record; the next run resumes it";
+      } else if (item.retired && item.record.quarantined.empty()) {
+        item.report.detail += "; the next run starts a fresh rotation";
       }
       reports[item.index] = std::move(item.report);
     }

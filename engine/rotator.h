@@ -17,8 +17,10 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "ecs/client.h"
+#include "engine/in_flight.h"
 #include "engine/record.h"
 #include "engine/store.h"
+#include "engine/verifier.h"
 #include "password/generator.h"
 
 namespace rotor::engine {
@@ -42,6 +44,8 @@ struct RotationPolicy {
   std::chrono::milliseconds backoff_max{60'000};
   std::chrono::milliseconds job_poll_interval{2'000};
   std::chrono::milliseconds job_timeout{600'000};
+  // Run after a confirmed restart; with a hook, a server becomes `current` only once verified.
+  std::optional<VerifyHook> verify;
 };
 
 struct Target {
@@ -64,19 +68,31 @@ struct Report {
   State state = State::Unrotated;
   int attempts = 0;      // reset calls on the pending password so far
   bool resumed = false;  // the run resumed a pending rotation
-  bool alert = false;    // the pending password reached alert_after_attempts
+  bool alert = false;    // the pending password reached alert_after_attempts, or the
+                         // verification hook refused the new password: a human must look
   std::string detail;    // why (an error or a reason); never a secret
 };
 
 // The protocol's steps, for test-only failpoints (a test throws from the hook to simulate a
 // crash between two steps).
-enum class Step { Read, PendingWritten, ResetSent, Committed, Rebooted };
+// Rebooted: the confirmed restart is recorded (with a hook: not yet verified). Verified: the
+// hook's verdict is recorded. Retired: a pending password refused twice for the same reason was
+// moved into the chain of older passwords.
+enum class Step { Read, PendingWritten, ResetSent, Committed, Rebooted, Verified, Retired };
 using Failpoint = std::function<void(Step, const std::string& server_id)>;
+
+// What a Rotator shares with the rest of the process (all optional).
+struct RotatorSeams {
+  // Runs the verification hook; policies with `verify` fail their verification without one.
+  Verifier* verifier = nullptr;
+  // The single-flight guard shared by every Rotator of the process; nullptr: one of its own.
+  InFlight* in_flight = nullptr;
+};
 
 class Rotator {
  public:
   Rotator(RecordStore& store, ecs::EcsClient& ecs, password::Generator& generator, Clock& clock,
-          Random& random);
+          Random& random, RotatorSeams seams = {});
 
   // One server, unique mode: resumes a pending rotation or starts a new one.
   Report rotate(const RotationPolicy& policy, const Target& target, bool reboot_allowed = true);
@@ -106,7 +122,18 @@ class Rotator {
   // Keeps the pending password (its outcome is unknown, or it may have been set); `refused`: the
   // cloud refused it for good this time, which counts towards quarantine.
   void park_pending(const RotationPolicy& policy, Pending& item, const Error& error, bool refused);
+  // A pending password that may have been set and is refused for the same reason again: moved
+  // into the chain of older passwords (it stays readable), so that a fresh one can be tried.
+  void retire_pending(const RotationPolicy& policy, Pending& item, const Error& error);
   void reboot(const RotationPolicy& policy, std::vector<Pending*>& items);
+  // After a confirmed restart with a hook: runs it; `current` only when it confirmed.
+  void verify_restarted(const RotationPolicy& policy, Pending& item);
+  // The settings a 400 refusal depends on (password policy, API, server image and OS), hashed.
+  std::string refusal_fingerprint(const RotationPolicy& policy, const ecs::Server& server,
+                                  bool batch) const;
+  // Skips a server whose last 400 refusal still applies; clears a stale one. True: skip.
+  bool refused_before(const RotationPolicy& policy, const ecs::Server& server, bool batch,
+                      ServerRecord& record, Report& report) const;
   std::chrono::nanoseconds backoff(const RotationPolicy& policy, int attempt,
                                    std::optional<std::chrono::nanoseconds> retry_after);
   password::Policy password_policy(const RotationPolicy& policy, const ecs::Server& server,
@@ -119,6 +146,9 @@ class Rotator {
   password::Generator& generator_;
   Clock& clock_;
   Random& random_;
+  Verifier* verifier_;
+  InFlight own_in_flight_;
+  InFlight& in_flight_;
   Failpoint failpoint_;
 };
 
