@@ -156,7 +156,7 @@ bool Policy::operator==(const Policy& other) const {
          timezone == other.timezone && windows == other.windows && jitter == other.jitter &&
          password == other.password && after_reset == other.after_reset &&
          preflight_dry_run == other.preflight_dry_run && dry_run == other.dry_run &&
-         quarantine_after == other.quarantine_after;
+         quarantine_after == other.quarantine_after && verify == other.verify;
 }
 
 password::ApiProfile api_profile(const Policy& policy, Flavor flavor) {
@@ -405,6 +405,15 @@ std::string to_yaml(const Config& config, const SummaryOptions& options) {
         << "    preflight_dry_run: " << (policy.preflight_dry_run ? "true" : "false") << '\n'
         << "    dry_run: " << (policy.dry_run ? "true" : "false") << '\n'
         << "    quarantine_after: " << policy.quarantine_after << '\n';
+    if (policy.verify) {
+      out << "    verify:\n"
+          << "      command: [";
+      for (std::size_t i = 0; i < policy.verify->command.size(); ++i) {
+        out << (i > 0 ? ", " : "") << yaml_quote(policy.verify->command[i]);
+      }
+      out << "]\n"
+          << "      timeout: " << format_duration(policy.verify->timeout) << '\n';
+    }
     if (options.now) {
       annotate(out, policy, config, *options.now);
     }

@@ -142,6 +142,14 @@ struct PasswordSettings {
   bool operator==(const PasswordSettings&) const = default;
 };
 
+// The verification hook: a program run after the restart that makes a new password effective,
+// the password on its stdin; exit 0 = the password logs in.
+struct VerifySettings {
+  std::vector<std::string> command;  // argv: an absolute path, then its arguments; no shell
+  std::chrono::seconds timeout{60};  // then its process group is killed
+  bool operator==(const VerifySettings&) const = default;
+};
+
 struct Policy {
   std::string name;
   std::string cloud;
@@ -157,6 +165,7 @@ struct Policy {
   bool preflight_dry_run = false;
   bool dry_run = false;
   int quarantine_after = 5;
+  std::optional<VerifySettings> verify;
   Position where;  // not part of equality
 
   bool operator==(const Policy& other) const;

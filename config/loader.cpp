@@ -359,6 +359,7 @@ class Loader {
   std::optional<Policy> policy(const YAML::Node& node, const Config& config);
   Selector selector(Map& map);
   PasswordSettings password(Map& map);
+  std::optional<VerifySettings> verify(Map& map);
 
   Context& ctx_;
 };
@@ -934,6 +935,50 @@ PasswordSettings Loader::password(Map& map) {
   return settings;
 }
 
+std::optional<VerifySettings> Loader::verify(Map& map) {
+  VerifySettings settings;
+  bool ok = true;
+  if (Map::Entry* entry = map.find("command"); entry == nullptr) {
+    map.missing("command");
+    ok = false;
+  } else if (auto words = string_list(map, "command"); !words) {
+    ok = false;
+  } else if (words->empty()) {
+    ctx_.error(mark_of(entry->value, entry->key_mark),
+               "'command' must name a program (a list: its absolute path, then its arguments)");
+    ok = false;
+  } else if (words->size() > 64) {
+    ctx_.error(mark_of(entry->value, entry->key_mark),
+               "'command' has " + std::to_string(words->size()) + " words (at most 64)");
+    ok = false;
+  } else {
+    for (const auto& [word, at] : *words) {
+      if (word.find('\0') != std::string::npos || word.size() > 4096) {
+        ctx_.error(at, "invalid word in 'command' (no NUL characters, at most 4096 bytes)");
+        ok = false;
+      }
+    }
+    const auto& [program, at] = words->front();
+    if (program.empty() || program.front() != '/') {
+      ctx_.error(at, "'command' must start with an absolute path (" + shown(program) +
+                         "); it is run without a shell or PATH lookup");
+      ok = false;
+    }
+    for (const auto& item : *words) {
+      settings.command.push_back(item.first);
+    }
+  }
+  if (auto timeout =
+          map.duration("timeout", std::chrono::seconds{1}, std::chrono::hours{1}, false)) {
+    settings.timeout = *timeout;
+  }
+  map.finish();
+  if (!ok) {
+    return std::nullopt;
+  }
+  return settings;
+}
+
 std::optional<Policy> Loader::policy(const YAML::Node& node, const Config& config) {
   if (!node.IsMap()) {
     ctx_.error(node.Mark(), type_error("policies", "a list of maps"));
@@ -1084,6 +1129,20 @@ std::optional<Policy> Loader::policy(const YAML::Node& node, const Config& confi
   }
   if (auto limit = map.integer("quarantine_after", 1, 100, false)) {
     policy.quarantine_after = static_cast<int>(*limit);
+  }
+  if (Map::Entry* entry = map.find("verify")) {
+    const YAML::Mark at = entry->key_mark;
+    if (auto settings = map.map("verify", false)) {
+      policy.verify = verify(*settings);
+    }
+    Map::Entry* after = map.find("after_reset");
+    const bool no_restart =
+        after == nullptr || (after->value.IsScalar() && after->value.Scalar() == "none");
+    if (no_restart) {
+      ctx_.error(at,
+                 "'verify' needs 'after_reset' reboot-soft or reboot-hard (the hook runs after "
+                 "the restart that makes the new password effective)");
+    }
   }
   map.finish();
 

@@ -166,10 +166,13 @@ Result<std::unique_ptr<Runtime>> Runtime::create(std::shared_ptr<const config::C
   }
   runtime->store_ = std::make_unique<engine::RecordStore>(*runtime->vault_);
   runtime->generator_ = std::make_unique<password::Generator>(random);
+  engine::RotatorSeams seams;
+  seams.verifier = &runtime->verifier_;
+  seams.in_flight = &runtime->in_flight_;
   for (auto& [name, client] : runtime->clouds_) {
     runtime->rotators_.emplace(
         name, std::make_unique<engine::Rotator>(*runtime->store_, *client, *runtime->generator_,
-                                                clock, random));
+                                                clock, random, seams));
   }
   return runtime;
 }
@@ -191,6 +194,12 @@ engine::RotationPolicy rotation_policy(const config::Policy& policy) {
   }
   out.preflight_dry_run = policy.preflight_dry_run;
   out.quarantine_after_failures = policy.quarantine_after;
+  if (policy.verify) {
+    engine::VerifyHook hook;
+    hook.command = policy.verify->command;
+    hook.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(policy.verify->timeout);
+    out.verify = std::move(hook);
+  }
   return out;
 }
 

@@ -13,8 +13,10 @@
 #include "common/random.h"
 #include "config/config.h"
 #include "ecs/client.h"
+#include "engine/in_flight.h"
 #include "engine/rotator.h"
 #include "engine/store.h"
+#include "engine/verifier.h"
 #include "http/curl_transport.h"
 #include "password/generator.h"
 #include "vault/client.h"
@@ -51,6 +53,8 @@ class Runtime {
   // nullptr when no cloud has that name.
   [[nodiscard]] ecs::EcsClient* cloud(const std::string& name) noexcept;
   [[nodiscard]] engine::Rotator* rotator(const std::string& cloud) noexcept;
+  // The single-flight guard shared by every rotator of this runtime (one rotation per server).
+  [[nodiscard]] engine::InFlight& in_flight() noexcept { return in_flight_; }
 
  private:
   Runtime(std::shared_ptr<const config::Config> config, Clock& clock);
@@ -65,6 +69,8 @@ class Runtime {
   std::map<std::string, std::unique_ptr<ecs::EcsClient>> clouds_;
   std::unique_ptr<engine::RecordStore> store_;
   std::unique_ptr<password::Generator> generator_;
+  engine::ProcessVerifier verifier_;  // runs the policies' verification hooks
+  engine::InFlight in_flight_;
   std::map<std::string, std::unique_ptr<engine::Rotator>> rotators_;  // one per cloud
 };
 
