@@ -634,14 +634,7 @@ void Rotator::retire_pending(const RotationPolicy& policy, Pending& item, const 
   next.last_refusal.clear();
   next.attempts = 0;
   next.unknown_outcomes = 0;
-  ++next.failed_cycles;
-  if (next.failed_cycles >= policy.quarantine_after_failures) {
-    next.quarantined = fmt::format(
-        "{} rotations in a row failed (last: the cloud refused a password it may have set: {}); "
-        "every password the server may accept is in Vault; fix the cause, then run `rotor "
-        "resume`",
-        next.failed_cycles, next.last_error);
-  }
+  // Not a failed cycle of its own: the first refusal counted, the fresh password decides this one.
   auto saved = store_.save(item.target->vault_path, next, item.version);
   if (!saved) {
     if (saved.error().code() == ErrorCode::Conflict) {
@@ -660,17 +653,13 @@ void Rotator::retire_pending(const RotationPolicy& policy, Pending& item, const 
   item.version = *saved;
   logger()->warn(
       "refused twice for the same reason, password retired server={} policy={} rotation_id={} "
-      "error={} failed_cycles={}{}",
-      server.id, policy.name, next.rotation_id, next.last_error, next.failed_cycles,
-      next.quarantined.empty() ? "" : " quarantined=true");
+      "error={}",
+      server.id, policy.name, next.rotation_id, next.last_error);
   item.retired = true;
   item.report.outcome = Outcome::Failed;
   item.report.state = next.state;
-  item.report.detail =
-      next.quarantined.empty()
-          ? fmt::format("the pending password was refused twice ({}) and retired (kept in Vault)",
-                        next.last_error)
-          : "quarantined: " + next.quarantined;
+  item.report.detail = fmt::format(
+      "the pending password was refused twice ({}) and retired (kept in Vault)", next.last_error);
   item.record = std::move(next);
   step(Step::Retired, server.id);
 }

@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
-#include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,7 +98,8 @@ bool write_all(int fd, std::string_view data) {
 
 // Waits for `pid` until `deadline`; true with its wait status when it exited in time.
 bool wait_until(pid_t pid, std::chrono::steady_clock::time_point deadline, int& status) {
-  const Fd pidfd(pidfd_open(pid, 0));
+  // A pidfd turns "wait with a timeout" into poll(); glibc's wrapper is missing here.
+  const Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   for (;;) {
     const pid_t done = waitpid(pid, &status, WNOHANG);
     if (done == pid) {

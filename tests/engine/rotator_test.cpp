@@ -4,7 +4,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <condition_variable>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "http/curl_transport.h"
 #include "password/validator.h"
@@ -23,6 +26,66 @@ struct SimulatedCrash {
   Step step;
 };
 
+// A verification hook runner that answers from a script and records what it was given.
+class FakeVerifier final : public Verifier {
+ public:
+  Result<void> verify(const VerifyHook& hook, const VerifyContext& context,
+                      const Secret& password) override {
+    std::lock_guard lock(mutex_);
+    commands.push_back(hook.command);
+    contexts.push_back(context);
+    passwords.emplace_back(password.reveal());
+    if (failures > 0) {
+      --failures;
+      return fail(ErrorCode::PermissionDenied,
+                  "the verification hook /usr/lib/rotor/verify-ssh exited with status 1");
+    }
+    return {};
+  }
+
+  int failures = 0;  // calls that fail before they succeed
+  std::vector<std::vector<std::string>> commands;
+  std::vector<VerifyContext> contexts;
+  std::vector<std::string> passwords;
+
+ private:
+  std::mutex mutex_;
+};
+
+// Hands every request to `before` (which may answer it instead of the simulator), then to the
+// real transport.
+class InterceptingTransport final : public HttpTransport {
+ public:
+  using Hook = std::function<std::optional<Result<HttpResponse>>(const HttpRequest&)>;
+  explicit InterceptingTransport(HttpTransport& inner) : inner_(inner) {}
+  Result<HttpResponse> send(const HttpRequest& request) override {
+    if (before) {
+      if (auto answer = before(request)) {
+        return std::move(*answer);
+      }
+    }
+    return inner_.send(request);
+  }
+  Hook before;
+
+ private:
+  HttpTransport& inner_;
+};
+
+bool is_reset(const HttpRequest& request) {
+  return request.method == HttpMethod::Put &&
+         request.url.find("/os-reset-password") != std::string::npos;
+}
+
+// A definite validation refusal of a v2.1 reset, as OTC answers it.
+Result<HttpResponse> bad_request() {
+  HttpResponse response;
+  response.status = 400;
+  response.headers.set("Content-Type", "application/json");
+  response.body.append(R"({"badRequest":{"code":400,"message":"Invalid password"}})");
+  return response;
+}
+
 class RotatorTest : public ::testing::Test {
  protected:
   RotatorTest() {
@@ -36,9 +99,21 @@ class RotatorTest : public ::testing::Test {
     vault_options.clock = &clock_;
     vault_sim_ = std::make_unique<sim::VaultSimulator>(std::move(vault_options));
 
+    ecs_ = make_ecs(transport_);
+    vault_ = make_vault(transport_);
+    store_ = std::make_unique<RecordStore>(*vault_);
+    rotator_ = std::make_unique<Rotator>(*store_, *ecs_, generator_, clock_, random_);
+
+    policy_.name = "linux-prod";
+    policy_.password = password::Policy::for_os(password::OsFamily::Linux, 20);
+    policy_.backoff_initial = std::chrono::milliseconds(100);
+  }
+
+  std::unique_ptr<ecs::EcsClient> make_ecs(HttpTransport& transport,
+                                           ecs::Flavor flavor = ecs::Flavor::Otc) {
     ecs::CloudConfig cloud;
     cloud.name = "test";
-    cloud.flavor = ecs::Flavor::Otc;
+    cloud.flavor = flavor;
     cloud.region = "eu-de";
     cloud.project_id = "0a1b2c3d4e5f40718293a4b5c6d7e8f9";
     cloud.ecs_endpoint = ecs_sim_->base_url();
@@ -49,20 +124,32 @@ class RotatorTest : public ::testing::Test {
     cloud.limits.burst = 10000;
     cloud.limits.request_timeout = std::chrono::milliseconds(2000);
     cloud.limits.retry.max_attempts = 1;  // the engine's own loop retries
-    ecs_ = std::make_unique<ecs::EcsClient>(std::move(cloud), transport_, clock_, random_);
+    return std::make_unique<ecs::EcsClient>(std::move(cloud), transport, clock_, random_);
+  }
 
+  std::unique_ptr<vault::VaultClient> make_vault(HttpTransport& transport) {
     vault::VaultConfig vault_config;
     vault_config.address = vault_sim_->address();
-    vault_ = std::make_unique<vault::VaultClient>(
-        vault_config, vault::TokenAuth{Secret::from(vault_sim_->core().root_token())}, transport_,
+    auto vault = std::make_unique<vault::VaultClient>(
+        vault_config, vault::TokenAuth{Secret::from(vault_sim_->core().root_token())}, transport,
         clock_, random_);
-    EXPECT_TRUE(vault_->start().has_value());
-    store_ = std::make_unique<RecordStore>(*vault_);
-    rotator_ = std::make_unique<Rotator>(*store_, *ecs_, generator_, clock_, random_);
+    EXPECT_TRUE(vault->start().has_value());
+    return vault;
+  }
 
-    policy_.name = "linux-prod";
-    policy_.password = password::Policy::for_os(password::OsFamily::Linux, 20);
-    policy_.backoff_initial = std::chrono::milliseconds(100);
+  // A policy that reboots after the reset and verifies with the fake hook.
+  void use_verification() {
+    policy_.after_reset = AfterReset::RebootSoft;
+    VerifyHook hook;
+    hook.command = {"/usr/lib/rotor/verify-ssh", "--port", "22"};
+    policy_.verify = hook;
+    RotatorSeams seams;
+    seams.verifier = &verifier_;
+    rotator_ = std::make_unique<Rotator>(*store_, *ecs_, generator_, clock_, random_, seams);
+  }
+
+  std::size_t resets_sent(const Target& target) {
+    return ecs_sim_->server(target.server.id)->history.size();
   }
 
   Target add_server(sim::OsType os = sim::OsType::Linux, bool plugin = true,
@@ -125,6 +212,7 @@ class RotatorTest : public ::testing::Test {
   std::unique_ptr<RecordStore> store_;
   std::unique_ptr<Rotator> rotator_;
   RotationPolicy policy_;
+  FakeVerifier verifier_;
 };
 
 // A first rotation stores the password, sets it, and leaves the server awaiting its restart;
@@ -245,7 +333,9 @@ TEST_F(RotatorTest, DefiniteRefusalDropsPendingThenQuarantines) {
 }
 
 // A password that may have been set (an earlier call's outcome was unknown) is never dropped,
-// even when the cloud later refuses it for good; the refusals still lead to quarantine.
+// even when the cloud later refuses it for good: the first refusal keeps it pending, the same
+// refusal again retires it into the chain of older passwords (still in Vault) and a fresh
+// password is tried, which — never set — is dropped when refused. The failures quarantine.
 TEST_F(RotatorTest, MaybeAppliedPasswordIsKeptThroughRefusals) {
   const Target target = add_server();
   policy_.push_attempts = 1;
@@ -254,13 +344,28 @@ TEST_F(RotatorTest, MaybeAppliedPasswordIsKeptThroughRefusals) {
   const std::string pending(record_of(target).pending_password.reveal());
   ASSERT_FALSE(pending.empty());
   ASSERT_TRUE(ecs_sim_->delete_server(target.server.id));  // from now on: 404, refused for good
-  for (int cycle = 1; cycle <= 3; ++cycle) {
-    EXPECT_EQ(rotator_->rotate(policy_, target).outcome, Outcome::Failed);
-    const ServerRecord record = record_of(target);
-    EXPECT_EQ(record.pending_password.reveal(), pending) << "cycle " << cycle;
-    EXPECT_EQ(record.failed_cycles, cycle);
-  }
-  EXPECT_THAT(record_of(target).quarantined, ::testing::HasSubstr("may already have set"));
+  policy_.probe_plugin = false;
+
+  const Report first = rotator_->rotate(policy_, target);
+  EXPECT_EQ(first.outcome, Outcome::Failed);
+  ServerRecord record = record_of(target);
+  EXPECT_EQ(record.pending_password.reveal(), pending);
+  EXPECT_EQ(record.failed_cycles, 1);
+
+  const Report second = rotator_->rotate(policy_, target);
+  EXPECT_EQ(second.outcome, Outcome::Failed);
+  EXPECT_THAT(second.detail, ::testing::HasSubstr("retired"));
+  record = record_of(target);
+  EXPECT_TRUE(record.pending_password.empty()) << "the fresh password was never set: dropped";
+  ASSERT_EQ(record.earlier.size(), 1U);
+  EXPECT_EQ(record.earlier[0].reveal(), pending) << "the maybe-set password stays readable";
+  EXPECT_EQ(record.failed_cycles, 2);
+
+  const Report third = rotator_->rotate(policy_, target);
+  EXPECT_EQ(third.outcome, Outcome::Failed);
+  record = record_of(target);
+  EXPECT_EQ(record.earlier.at(0).reveal(), pending);
+  EXPECT_THAT(record.quarantined, ::testing::HasSubstr("rotor resume"));
   EXPECT_EQ(rotator_->rotate(policy_, target).outcome, Outcome::Skipped);
 }
 
@@ -331,6 +436,387 @@ TEST_F(RotatorTest, NoSecretInLogs) {
   }
   EXPECT_EQ(logs.find("sk-test-secret"), std::string::npos);
   EXPECT_EQ(logs.find(vault_sim_->core().root_token()), std::string::npos);
+}
+
+// With a hook, a server becomes current only after the confirmed reboot and the hook's yes; the
+// hook gets the new password and the server's context, and older passwords are retired only then.
+TEST_F(RotatorTest, VerifiedAfterConfirmedReboot) {
+  use_verification();
+  const Target target = add_server();
+  const Report report = rotator_->rotate(policy_, target);
+  EXPECT_EQ(report.outcome, Outcome::Rotated) << report.detail;
+  EXPECT_EQ(report.state, State::Current);
+  EXPECT_FALSE(report.alert);
+  const ServerRecord record = record_of(target);
+  EXPECT_EQ(record.state, State::Current);
+  EXPECT_FALSE(record.verified_at.empty());
+  EXPECT_TRUE(record.restarted_at.empty());
+  ASSERT_EQ(verifier_.passwords.size(), 1U);
+  EXPECT_EQ(verifier_.passwords[0], record.password.reveal());
+  EXPECT_EQ(ecs_sim_->server(target.server.id)->current_password, record.password.reveal());
+  EXPECT_EQ(verifier_.contexts[0].server_id, target.server.id);
+  EXPECT_EQ(verifier_.contexts[0].server_name, target.server.name);
+  EXPECT_EQ(verifier_.contexts[0].username, "root");
+  EXPECT_EQ(verifier_.contexts[0].policy, policy_.name);
+  EXPECT_EQ(verifier_.contexts[0].rotation_id, record.rotation_id);
+  EXPECT_EQ(verifier_.commands[0], policy_.verify->command);
+  expect_no_lockout(target);
+}
+
+// A failed verification keeps every older password, records the error, alerts, and is retried
+// on the next run without a new reset; a later yes makes the server current.
+TEST_F(RotatorTest, FailedVerificationKeepsPasswordsAndIsRetried) {
+  use_verification();
+  const Target target = add_server();
+  ASSERT_EQ(rotator_->rotate(policy_, target).outcome, Outcome::Rotated);
+  const std::string first(record_of(target).password.reveal());
+  verifier_.failures = 2;
+  const Report failed = rotator_->rotate(policy_, target);
+  EXPECT_EQ(failed.outcome, Outcome::Failed);
+  EXPECT_TRUE(failed.alert);
+  EXPECT_EQ(failed.state, State::AwaitingRestart);
+  EXPECT_THAT(failed.detail, ::testing::HasSubstr("exited with status 1"));
+  ServerRecord record = record_of(target);
+  EXPECT_EQ(record.state, State::AwaitingRestart);
+  EXPECT_TRUE(record.awaiting_verification());
+  EXPECT_EQ(record.previous_password.reveal(), first);
+  EXPECT_THAT(record.last_error, ::testing::HasSubstr("verification failed"));
+  EXPECT_EQ(record.failed_cycles, 1);
+  EXPECT_EQ(record.metadata().count("unverified_since"), 1U);
+  expect_no_lockout(target);
+  const std::string second(record.password.reveal());
+  const std::size_t resets = resets_sent(target);
+
+  const Report again = rotator_->rotate(policy_, target);  // still failing
+  EXPECT_EQ(again.outcome, Outcome::Failed);
+  EXPECT_TRUE(again.resumed);
+  EXPECT_EQ(resets_sent(target), resets) << "a retried verification sends no reset";
+  EXPECT_EQ(record_of(target).failed_cycles, 2);
+
+  const Report verified = rotator_->rotate(policy_, target);
+  EXPECT_EQ(verified.outcome, Outcome::Rotated) << verified.detail;
+  EXPECT_EQ(verified.state, State::Current);
+  EXPECT_EQ(resets_sent(target), resets);
+  record = record_of(target);
+  EXPECT_EQ(record.state, State::Current);
+  EXPECT_EQ(record.password.reveal(), second);
+  EXPECT_EQ(record.failed_cycles, 0);
+  EXPECT_TRUE(record.last_error.empty());
+  EXPECT_EQ(verifier_.passwords.size(), 4U);
+  expect_no_lockout(target);
+}
+
+// Verification failures in a row quarantine the server with the passwords kept; the resume
+// path (reconcile) retries a verification too.
+TEST_F(RotatorTest, VerificationFailuresQuarantine) {
+  use_verification();
+  const Target target = add_server();
+  verifier_.failures = 10;
+  EXPECT_EQ(rotator_->rotate(policy_, target).outcome, Outcome::Failed);
+  EXPECT_EQ(rotator_->resume(policy_, target).outcome, Outcome::Failed);
+  const Report third = rotator_->rotate(policy_, target);
+  EXPECT_EQ(third.outcome, Outcome::Failed);
+  EXPECT_THAT(third.detail, ::testing::HasSubstr("quarantined"));
+  const ServerRecord record = record_of(target);
+  EXPECT_THAT(record.quarantined, ::testing::HasSubstr("rotor resume"));
+  EXPECT_FALSE(record.password.empty());
+  EXPECT_EQ(rotator_->rotate(policy_, target).outcome, Outcome::Skipped);
+  EXPECT_EQ(verifier_.passwords.size(), 3U);
+  expect_no_lockout(target);
+}
+
+// A crash after the restart was recorded, or after the verdict, loses nothing: the next run
+// verifies (again) and I1 holds throughout.
+TEST_F(RotatorTest, CrashAroundVerificationResumes) {
+  use_verification();
+  for (Step crash_at : {Step::Rebooted, Step::Verified}) {
+    const Target target = add_server();
+    verifier_.failures = crash_at == Step::Verified ? 1 : 0;
+    rotator_->set_failpoint([crash_at](Step step, const std::string&) {
+      if (step == crash_at) {
+        throw SimulatedCrash{step};
+      }
+    });
+    EXPECT_THROW(rotator_->rotate(policy_, target), SimulatedCrash);
+    expect_no_lockout(target);
+    EXPECT_TRUE(record_of(target).awaiting_verification());
+    rotator_->set_failpoint(nullptr);
+    const std::size_t resets = resets_sent(target);
+    const Report report = rotator_->rotate(policy_, target);
+    EXPECT_EQ(report.outcome, Outcome::Rotated) << report.detail;
+    EXPECT_EQ(record_of(target).state, State::Current);
+    EXPECT_EQ(resets_sent(target), resets);
+    expect_no_lockout(target);
+  }
+}
+
+// A stopped server cannot be verified: with a hook it is not called current at commit.
+TEST_F(RotatorTest, StoppedServerWithHookIsNotCurrent) {
+  use_verification();
+  const Target target = add_server(sim::OsType::Linux, true, "SHUTOFF");
+  const Report report = rotator_->rotate(policy_, target);
+  EXPECT_EQ(report.outcome, Outcome::Rotated) << report.detail;
+  EXPECT_EQ(record_of(target).state, State::AwaitingRestart);
+  EXPECT_TRUE(verifier_.passwords.empty());
+  expect_no_lockout(target);
+}
+
+// A pending password that may have been set and is refused twice for the same reason is kept in
+// the chain of older passwords and replaced by a fresh one, which the cloud accepts.
+TEST_F(RotatorTest, PendingRefusedTwiceIsRetiredAndReplaced) {
+  InterceptingTransport intercept(transport_);
+  ecs_ = make_ecs(intercept);
+  rotator_ = std::make_unique<Rotator>(*store_, *ecs_, generator_, clock_, random_);
+  const Target target = add_server();
+  ASSERT_EQ(rotator_->rotate(policy_, target).outcome, Outcome::Rotated);
+  ASSERT_TRUE(ecs_sim_->restart_server(target.server.id));  // current: accepts the first one
+  policy_.push_attempts = 1;
+  ecs_sim_->force_fault({sim::FaultClass::ServerErrorAfter, "PUT", "os-reset-password", 1});
+  ASSERT_EQ(rotator_->rotate(policy_, target).outcome, Outcome::StillPending);
+  const std::string maybe_set(record_of(target).pending_password.reveal());
+  ASSERT_FALSE(maybe_set.empty());
+  ASSERT_TRUE(ecs_sim_->restart_server(target.server.id));  // unseen: accepts it now
+
+  int refusals = 2;
+  intercept.before = [&](const HttpRequest& request) -> std::optional<Result<HttpResponse>> {
+    if (is_reset(request) && refusals > 0) {
+      --refusals;
+      return bad_request();
+    }
+    return std::nullopt;
+  };
+  const Report first = rotator_->rotate(policy_, target);  // refused once: kept pending
+  EXPECT_EQ(first.outcome, Outcome::Failed);
+  EXPECT_EQ(record_of(target).pending_password.reveal(), maybe_set);
+  EXPECT_EQ(record_of(target).last_refusal, "HTTP 400");
+  expect_no_lockout(target);
+
+  int retired_at = 0;
+  rotator_->set_failpoint([&](Step step, const std::string&) {
+    if (step == Step::Retired) {
+      ++retired_at;
+      const ServerRecord at = record_of(target);
+      EXPECT_TRUE(at.pending_password.empty());
+      ASSERT_FALSE(at.earlier.empty());
+      EXPECT_EQ(at.earlier.front().reveal(), maybe_set);
+      expect_no_lockout(target);
+    }
+  });
+  const Report second = rotator_->rotate(policy_, target);  // refused again: retired, fresh one
+  EXPECT_EQ(second.outcome, Outcome::Rotated) << second.detail;
+  EXPECT_THAT(second.detail, ::testing::HasSubstr("retired"));
+  EXPECT_EQ(retired_at, 1);
+  const ServerRecord record = record_of(target);
+  EXPECT_NE(record.password.reveal(), maybe_set);
+  bool kept = false;
+  for (const auto& older : record.earlier) {
+    kept = kept || older.reveal() == maybe_set;
+  }
+  EXPECT_TRUE(kept || record.previous_password.reveal() == maybe_set)
+      << "the retired password must stay until a restart is confirmed";
+  EXPECT_EQ(record.state, State::AwaitingRestart);
+  expect_no_lockout(target);
+}
+
+// A crash right after the retirement: the next run starts the fresh rotation, I1 holds.
+TEST_F(RotatorTest, CrashAfterRetirementResumes) {
+  InterceptingTransport intercept(transport_);
+  ecs_ = make_ecs(intercept);
+  rotator_ = std::make_unique<Rotator>(*store_, *ecs_, generator_, clock_, random_);
+  const Target target = add_server();
+  policy_.push_attempts = 1;
+  ecs_sim_->force_fault({sim::FaultClass::ServerErrorAfter, "PUT", "os-reset-password", 1});
+  ASSERT_EQ(rotator_->rotate(policy_, target).outcome, Outcome::StillPending);
+  const std::string maybe_set(record_of(target).pending_password.reveal());
+  int refusals = 2;
+  intercept.before = [&](const HttpRequest& request) -> std::optional<Result<HttpResponse>> {
+    if (is_reset(request) && refusals > 0) {
+      --refusals;
+      return bad_request();
+    }
+    return std::nullopt;
+  };
+  EXPECT_EQ(rotator_->rotate(policy_, target).outcome, Outcome::Failed);
+  rotator_->set_failpoint([](Step step, const std::string&) {
+    if (step == Step::Retired) {
+      throw SimulatedCrash{step};
+    }
+  });
+  EXPECT_THROW(rotator_->rotate(policy_, target), SimulatedCrash);
+  expect_no_lockout(target);
+  rotator_->set_failpoint(nullptr);
+  const Report report = rotator_->rotate(policy_, target);
+  EXPECT_EQ(report.outcome, Outcome::Rotated) << report.detail;
+  EXPECT_FALSE(report.resumed);
+  const ServerRecord record = record_of(target);
+  ASSERT_FALSE(record.earlier.empty());
+  EXPECT_EQ(record.earlier.front().reveal(), maybe_set);
+  expect_no_lockout(target);
+}
+
+// A 400 for a password that was never set is not retried until the policy's password settings
+// (or the server's image) change; `rotor resume` (failed cycles back to 0) also lifts it.
+TEST_F(RotatorTest, BadRequestIsNotRetriedUntilSettingsChange) {
+  InterceptingTransport intercept(transport_);
+  ecs_ = make_ecs(intercept);
+  rotator_ = std::make_unique<Rotator>(*store_, *ecs_, generator_, clock_, random_);
+  const Target target = add_server();
+  int requests = 0;
+  intercept.before = [&](const HttpRequest& request) -> std::optional<Result<HttpResponse>> {
+    if (is_reset(request)) {
+      ++requests;
+      if (policy_.password.length == 20) {
+        return bad_request();
+      }
+    }
+    return std::nullopt;
+  };
+  EXPECT_EQ(rotator_->rotate(policy_, target).outcome, Outcome::Failed);
+  ServerRecord record = record_of(target);
+  EXPECT_TRUE(record.pending_password.empty());
+  EXPECT_FALSE(record.refused_fingerprint.empty());
+  EXPECT_EQ(record.refused_fingerprint.find(std::to_string(policy_.password.length)),
+            std::string::npos);  // a hash, not the settings
+  const Report skipped = rotator_->rotate(policy_, target);
+  EXPECT_EQ(skipped.outcome, Outcome::Skipped);
+  EXPECT_THAT(skipped.detail, ::testing::HasSubstr("HTTP 400"));
+  EXPECT_EQ(requests, 1);
+  EXPECT_EQ(record_of(target).failed_cycles, 1) << "a skip is not another failure";
+
+  // An operator's `rotor resume` resets the failed cycles: tried again (and refused again).
+  record = record_of(target);
+  record.failed_cycles = 0;
+  ASSERT_TRUE(store_->save(target.vault_path, record, store_->load(target.vault_path)->version));
+  EXPECT_EQ(rotator_->rotate(policy_, target).outcome, Outcome::Failed);
+  EXPECT_EQ(requests, 2);
+
+  policy_.password.length = 24;  // the policy changed: tried again, accepted
+  const Report rotated = rotator_->rotate(policy_, target);
+  EXPECT_EQ(rotated.outcome, Outcome::Rotated) << rotated.detail;
+  EXPECT_TRUE(record_of(target).refused_fingerprint.empty());
+  expect_no_lockout(target);
+}
+
+// One rotation per server at a time inside a process: a second worker that asks while the first
+// is inside the reset call is told so and does nothing; the first finishes.
+TEST_F(RotatorTest, SingleFlightAcrossThreads) {
+  InterceptingTransport intercept(transport_);
+  ecs_ = make_ecs(intercept);
+  InFlight in_flight;
+  RotatorSeams seams;
+  seams.in_flight = &in_flight;
+  rotator_ = std::make_unique<Rotator>(*store_, *ecs_, generator_, clock_, random_, seams);
+  Rotator other(*store_, *ecs_, generator_, clock_, random_, seams);  // e.g. another cloud's
+  const Target target = add_server();
+
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool inside = false;
+  bool release = false;
+  intercept.before = [&](const HttpRequest& request) -> std::optional<Result<HttpResponse>> {
+    if (is_reset(request)) {
+      std::unique_lock lock(mutex);
+      inside = true;
+      changed.notify_all();
+      changed.wait(lock, [&] { return release; });
+    }
+    return std::nullopt;
+  };
+  Report first;
+  std::thread worker([&] { first = rotator_->rotate(policy_, target); });
+  {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return inside; });
+  }
+  EXPECT_TRUE(in_flight.busy(target.vault_path));
+  const Report second = other.rotate(policy_, target);
+  const std::vector<Report> shared = rotator_->rotate_shared(policy_, std::span(&target, 1));
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+  }
+  changed.notify_all();
+  worker.join();
+  EXPECT_EQ(second.outcome, Outcome::Skipped);
+  EXPECT_THAT(second.detail, ::testing::HasSubstr("already being rotated"));
+  ASSERT_EQ(shared.size(), 1U);
+  EXPECT_EQ(shared[0].outcome, Outcome::Skipped);
+  EXPECT_EQ(first.outcome, Outcome::Rotated) << first.detail;
+  EXPECT_FALSE(in_flight.busy(target.vault_path));
+  EXPECT_EQ(resets_sent(target), 1U);
+  expect_no_lockout(target);
+}
+
+// Two processes (a daemon and a one-shot `rotor rotate`) resume the same pending password at
+// once. The one that commits second loses the check-and-set, re-reads, sees its rotation
+// committed, and ends as rotated without starting another rotation.
+TEST_F(RotatorTest, CasRaceLoserEndsWithoutASecondRotation) {
+  const Target target = add_server();
+  policy_.push_attempts = 1;
+  ecs_sim_->force_fault({sim::FaultClass::ServerErrorAfter, "PUT", "os-reset-password", 1});
+  ASSERT_EQ(rotator_->rotate(policy_, target).outcome, Outcome::StillPending);
+  const std::string pending(record_of(target).pending_password.reveal());
+
+  // The second process: its own transport, Vault session, store, ECS client and rotator.
+  http::CurlTransport other_transport;
+  auto other_vault = make_vault(other_transport);
+  RecordStore other_store(*other_vault);
+  auto other_ecs = make_ecs(other_transport);
+  Rotator other(other_store, *other_ecs, generator_, clock_, random_);
+
+  InterceptingTransport intercept(transport_);
+  ecs_ = make_ecs(intercept);
+  rotator_ = std::make_unique<Rotator>(*store_, *ecs_, generator_, clock_, random_);
+  Report other_report;
+  bool interleaved = false;
+  intercept.before = [&](const HttpRequest& request) -> std::optional<Result<HttpResponse>> {
+    if (is_reset(request) && !interleaved) {
+      interleaved = true;  // the other process runs its whole resume while this one is sending
+      other_report = other.rotate(policy_, target);
+    }
+    return std::nullopt;
+  };
+  const Report report = rotator_->rotate(policy_, target);
+  ASSERT_TRUE(interleaved);
+  EXPECT_EQ(other_report.outcome, Outcome::Rotated) << other_report.detail;
+  EXPECT_TRUE(other_report.resumed);
+  EXPECT_EQ(report.outcome, Outcome::Rotated) << report.detail;
+  EXPECT_THAT(report.detail, ::testing::HasSubstr("another process"));
+  const ServerRecord record = record_of(target);
+  EXPECT_EQ(record.password.reveal(), pending) << "one rotation, one password";
+  EXPECT_EQ(record.state, State::AwaitingRestart);
+  const auto snapshot = ecs_sim_->server(target.server.id);
+  ASSERT_TRUE(snapshot.has_value());
+  for (const auto& entry : snapshot->history) {
+    EXPECT_EQ(entry.password, pending) << "no second rotation was started";
+  }
+  expect_no_lockout(target);
+}
+
+// Huawei's v1 single reset asks the cloud to check the password rules (is_check_password).
+TEST_F(RotatorTest, HuaweiSingleResetChecksPassword) {
+  InterceptingTransport intercept(transport_);
+  ecs_ = make_ecs(intercept, ecs::Flavor::Huawei);
+  rotator_ = std::make_unique<Rotator>(*store_, *ecs_, generator_, clock_, random_);
+  std::vector<std::string> urls;
+  int checked = 0;
+  intercept.before = [&](const HttpRequest& request) -> std::optional<Result<HttpResponse>> {
+    if (is_reset(request)) {
+      urls.push_back(request.url);
+      if (request.body.view().find(R"("is_check_password":true)") != std::string_view::npos) {
+        ++checked;
+      }
+    }
+    return std::nullopt;
+  };
+  const Target target = add_server();
+  const Report report = rotator_->rotate(policy_, target);
+  EXPECT_EQ(report.outcome, Outcome::Rotated) << report.detail;
+  ASSERT_EQ(urls.size(), 1U);
+  EXPECT_THAT(urls[0], ::testing::HasSubstr("/v1/"));
+  EXPECT_THAT(urls[0], ::testing::HasSubstr("/cloudservers/"));
+  EXPECT_EQ(checked, 1);
+  expect_no_lockout(target);
 }
 
 }  // namespace
