@@ -226,6 +226,64 @@ TEST_F(LoaderTest, SharedAnyUsesSafeProfile) {
       << message;
 }
 
+// A verification hook: argv as a list, a timeout, and a restart to verify after; the summary
+// loads back to the same hook.
+TEST_F(LoaderTest, VerifyHook) {
+  const std::string text = replace(kBase, "    max_age: 30d\n",
+                                   "    max_age: 30d\n"
+                                   "    window: \"Sun 01:00-05:00 Europe/Berlin\"\n"
+                                   "    after_reset: reboot-soft\n"
+                                   "    verify:\n"
+                                   "      command: [/usr/lib/rotor/verify-ssh, --port, \"22\"]\n"
+                                   "      timeout: 90s\n");
+  const LoadResult result = parse_config(text, "rotor.yaml", options());
+  ASSERT_TRUE(result.has_value()) << errors(result);
+  const Policy& policy = result->policies.at(0);
+  ASSERT_TRUE(policy.verify.has_value());
+  EXPECT_EQ(policy.verify->command,
+            (std::vector<std::string>{"/usr/lib/rotor/verify-ssh", "--port", "22"}));
+  EXPECT_EQ(policy.verify->timeout, std::chrono::seconds{90});
+  const LoadResult again = parse_config(to_yaml(*result), "summary.yaml", options());
+  ASSERT_TRUE(again.has_value()) << errors(again);
+  EXPECT_EQ(*again, *result);
+
+  // Defaults: a 60 s timeout.
+  const LoadResult plain = parse_config(replace(text, "      timeout: 90s\n", ""), "rotor.yaml",
+                                        options());
+  ASSERT_TRUE(plain.has_value()) << errors(plain);
+  EXPECT_EQ(plain->policies.at(0).verify->timeout, std::chrono::seconds{60});
+}
+
+// A hook needs a restart to verify after, an absolute program, a list (never a shell string).
+TEST_F(LoaderTest, VerifyHookErrors) {
+  const std::string no_restart =
+      replace(kBase, "    max_age: 30d\n",
+              "    max_age: 30d\n    verify: { command: [/usr/lib/rotor/verify-ssh] }\n");
+  EXPECT_EQ(errors(parse_config(no_restart, "rotor.yaml", options())),
+            "rotor.yaml:20:5: 'verify' needs 'after_reset' reboot-soft or reboot-hard (the hook "
+            "runs after the restart that makes the new password effective)\n");
+  const std::string base = replace(kBase, "    max_age: 30d\n",
+                                   "    max_age: 30d\n"
+                                   "    window: \"Sun 01:00-05:00 Europe/Berlin\"\n"
+                                   "    after_reset: reboot-hard\n"
+                                   "    verify: { command: HOOK }\n");
+  EXPECT_EQ(errors(parse_config(replace(base, "HOOK", "\"verify-ssh --port 22\""), "rotor.yaml",
+                                options())),
+            "rotor.yaml:22:24: invalid type for 'command' (expected a list of strings)\n");
+  EXPECT_EQ(errors(parse_config(replace(base, "HOOK", "[verify-ssh]"), "rotor.yaml", options())),
+            "rotor.yaml:22:25: 'command' must start with an absolute path (verify-ssh); it is run "
+            "without a shell or PATH lookup\n");
+  EXPECT_EQ(errors(parse_config(replace(base, "HOOK", "[]"), "rotor.yaml", options())),
+            "rotor.yaml:22:24: 'command' must name a program (a list: its absolute path, then its "
+            "arguments)\n");
+  EXPECT_EQ(errors(parse_config(replace(base, "{ command: HOOK }", "{ timeout: 5s }"),
+                                "rotor.yaml", options())),
+            "rotor.yaml:22:13: missing parameter 'command'\n");
+  EXPECT_EQ(errors(parse_config(replace(base, "HOOK", "[/bin/true], timeout: 2h"), "rotor.yaml",
+                                options())),
+            "rotor.yaml:22:46: 'timeout' (2h) not within 1s..1h\n");
+}
+
 class LoaderFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
