@@ -44,6 +44,29 @@ TEST(RecordTest, RoundTripsThroughKvFields) {
   EXPECT_EQ(record.metadata().at("state"), "pending");
 }
 
+// The fields of the verification hook and of refusals survive the trip; an outstanding
+// verification is mirrored into the metadata so that a scan finds it.
+TEST(RecordTest, VerificationAndRefusalFields) {
+  ServerRecord record;
+  record.password = Secret::from("P2-new!x");
+  record.state = State::AwaitingRestart;
+  record.restarted_at = "2026-11-23T11:00:00Z";
+  record.verified_at = "2026-11-01T11:00:00Z";
+  record.last_refusal = "HTTP 400 Ecs.0005";
+  record.refused_fingerprint = "0123456789abcdef";
+  const auto back = ServerRecord::from_kv(record.to_kv());
+  EXPECT_EQ(back.restarted_at, record.restarted_at);
+  EXPECT_EQ(back.verified_at, record.verified_at);
+  EXPECT_EQ(back.last_refusal, record.last_refusal);
+  EXPECT_EQ(back.refused_fingerprint, record.refused_fingerprint);
+  EXPECT_TRUE(back.awaiting_verification());
+  EXPECT_EQ(record.metadata().at("unverified_since"), "2026-11-23T11:00:00Z");
+  record.state = State::Current;
+  record.restarted_at.clear();
+  EXPECT_FALSE(record.awaiting_verification());
+  EXPECT_EQ(record.metadata().count("unverified_since"), 0U);
+}
+
 // Times are RFC 3339 UTC and parse back.
 TEST(RecordTest, TimesRoundTrip) {
   const auto t = std::chrono::system_clock::time_point(std::chrono::seconds(1767571200));

@@ -438,6 +438,24 @@ TEST_F(RotatorTest, NoSecretInLogs) {
   EXPECT_EQ(logs.find(vault_sim_->core().root_token()), std::string::npos);
 }
 
+// The verification path logs no password either: not when the hook says yes, not when it fails.
+TEST_F(RotatorTest, NoSecretInVerificationLogs) {
+  testing::LogCapture capture;
+  use_verification();
+  const Target a = add_server();
+  const Target b = add_server(sim::OsType::Windows);
+  rotator_->rotate(policy_, a);
+  verifier_.failures = 1;
+  rotator_->rotate(policy_, b);
+  const std::string logs = capture.joined();
+  EXPECT_THAT(logs, ::testing::HasSubstr("password verified"));
+  EXPECT_THAT(logs, ::testing::HasSubstr("verification failed"));
+  ASSERT_EQ(verifier_.passwords.size(), 2U);
+  for (const auto& password : verifier_.passwords) {
+    EXPECT_EQ(logs.find(password), std::string::npos);
+  }
+}
+
 // With a hook, a server becomes current only after the confirmed reboot and the hook's yes; the
 // hook gets the new password and the server's context, and older passwords are retired only then.
 TEST_F(RotatorTest, VerifiedAfterConfirmedReboot) {
