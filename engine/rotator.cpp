@@ -214,6 +214,7 @@ Report Rotator::run_unique(const RotationPolicy& policy, const Target& target, b
   // After a check-and-set conflict: the rotation this call was driving (empty before any send),
   // and whether another writer overtook the pending write.
   std::string driving;
+  Secret driving_password;
   bool overtaken = false;
   bool fresh_allowed = !resume_only;
   std::string retired_note;
@@ -237,15 +238,23 @@ Report Rotator::run_unique(const RotationPolicy& policy, const Target& target, b
       return report;
     }
     // The loser of a race with another process ends here instead of starting a second rotation.
-    if (!driving.empty() && record.rotation_id == driving && record.state != State::Pending) {
-      report.outcome = Outcome::Rotated;
-      report.detail = "committed by another process (check-and-set)";
-      logger()->info("rotation committed elsewhere server={} policy={} rotation_id={}", server.id,
-                     policy.name, driving);
+    const bool still_ours = record.rotation_id == driving &&
+                            (record.state == State::Pending || record.awaiting_verification());
+    if (!driving.empty() && !still_ours) {
+      if (record.rotation_id == driving && record.password.equals(driving_password)) {
+        report.outcome = Outcome::Rotated;
+        report.detail = "committed by another process (check-and-set)";
+        logger()->info("rotation committed elsewhere server={} policy={} rotation_id={}", server.id,
+                       policy.name, driving);
+      } else {
+        report.outcome = Outcome::Skipped;
+        report.detail =
+            "another process ended this rotation or started another (check-and-set); see its "
+            "record";
+      }
       return report;
     }
-    if ((!driving.empty() && record.rotation_id != driving) ||
-        (overtaken && record.state == State::Pending)) {
+    if (overtaken && record.state == State::Pending) {
       report.outcome = Outcome::Skipped;
       report.detail = "another process is rotating this server (check-and-set); it finishes it";
       return report;
@@ -336,6 +345,8 @@ Report Rotator::run_unique(const RotationPolicy& policy, const Target& target, b
     Pending& done = group.front();
     if (done.cas_conflict) {
       driving = done.record.rotation_id;
+      driving_password = copy(done.record.pending_password.empty() ? done.record.password
+                                                                   : done.record.pending_password);
       overtaken = false;
       continue;
     }
@@ -346,6 +357,7 @@ Report Rotator::run_unique(const RotationPolicy& policy, const Target& target, b
       fresh_allowed = true;
       overtaken = false;
       driving.clear();
+      driving_password = Secret();
       continue;
     }
     if (!retired_note.empty()) {

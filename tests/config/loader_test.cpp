@@ -248,8 +248,8 @@ TEST_F(LoaderTest, VerifyHook) {
   EXPECT_EQ(*again, *result);
 
   // Defaults: a 60 s timeout.
-  const LoadResult plain = parse_config(replace(text, "      timeout: 90s\n", ""), "rotor.yaml",
-                                        options());
+  const LoadResult plain =
+      parse_config(replace(text, "      timeout: 90s\n", ""), "rotor.yaml", options());
   ASSERT_TRUE(plain.has_value()) << errors(plain);
   EXPECT_EQ(plain->policies.at(0).verify->timeout, std::chrono::seconds{60});
 }
@@ -276,8 +276,8 @@ TEST_F(LoaderTest, VerifyHookErrors) {
   EXPECT_EQ(errors(parse_config(replace(base, "HOOK", "[]"), "rotor.yaml", options())),
             "rotor.yaml:22:24: 'command' must name a program (a list: its absolute path, then its "
             "arguments)\n");
-  EXPECT_EQ(errors(parse_config(replace(base, "{ command: HOOK }", "{ timeout: 5s }"),
-                                "rotor.yaml", options())),
+  EXPECT_EQ(errors(parse_config(replace(base, "{ command: HOOK }", "{ timeout: 5s }"), "rotor.yaml",
+                                options())),
             "rotor.yaml:22:13: missing parameter 'command'\n");
   EXPECT_EQ(errors(parse_config(replace(base, "HOOK", "[/bin/true], timeout: 2h"), "rotor.yaml",
                                 options())),

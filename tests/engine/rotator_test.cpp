@@ -811,6 +811,47 @@ TEST_F(RotatorTest, CasRaceLoserEndsWithoutASecondRotation) {
   expect_no_lockout(target);
 }
 
+// The loser of the race finds that the other process committed this rotation and started the
+// next one meanwhile: it steps aside (skipped) instead of starting a third.
+TEST_F(RotatorTest, CasRaceLoserStepsAsideForANewerRotation) {
+  const Target target = add_server();
+  policy_.push_attempts = 1;
+  ecs_sim_->force_fault({sim::FaultClass::ServerErrorAfter, "PUT", "os-reset-password", 1});
+  ASSERT_EQ(rotator_->rotate(policy_, target).outcome, Outcome::StillPending);
+
+  http::CurlTransport other_transport;
+  auto other_vault = make_vault(other_transport);
+  RecordStore other_store(*other_vault);
+  auto other_ecs = make_ecs(other_transport);
+  Rotator other(other_store, *other_ecs, generator_, clock_, random_);
+
+  InterceptingTransport intercept(transport_);
+  ecs_ = make_ecs(intercept);
+  rotator_ = std::make_unique<Rotator>(*store_, *ecs_, generator_, clock_, random_);
+  std::vector<Report> other_reports;
+  intercept.before = [&](const HttpRequest& request) -> std::optional<Result<HttpResponse>> {
+    if (is_reset(request) && other_reports.empty()) {
+      other_reports.push_back(other.rotate(policy_, target));  // commits the pending one
+      other_reports.push_back(other.rotate(policy_, target));  // and rotates once more
+    }
+    return std::nullopt;
+  };
+  const Report report = rotator_->rotate(policy_, target);
+  ASSERT_EQ(other_reports.size(), 2U);
+  EXPECT_EQ(other_reports[0].outcome, Outcome::Rotated) << other_reports[0].detail;
+  EXPECT_EQ(other_reports[1].outcome, Outcome::Rotated) << other_reports[1].detail;
+  EXPECT_EQ(report.outcome, Outcome::Skipped) << report.detail;
+  EXPECT_THAT(report.detail, ::testing::HasSubstr("another process"));
+  const auto snapshot = ecs_sim_->server(target.server.id);
+  ASSERT_TRUE(snapshot.has_value());
+  std::set<std::string> distinct;
+  for (const auto& entry : snapshot->history) {
+    distinct.insert(entry.password);
+  }
+  EXPECT_EQ(distinct.size(), 2U) << "two rotations, not three";
+  expect_no_lockout(target);
+}
+
 // Huawei's v1 single reset asks the cloud to check the password rules (is_check_password).
 TEST_F(RotatorTest, HuaweiSingleResetChecksPassword) {
   InterceptingTransport intercept(transport_);
