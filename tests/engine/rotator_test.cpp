@@ -568,6 +568,39 @@ TEST_F(RotatorTest, CrashAroundVerificationResumes) {
   }
 }
 
+// Shared mode: after the batch's reboot each server is verified on its own; one that fails
+// alerts alone and is verified again on its next run, without a new batch reset.
+TEST_F(RotatorTest, SharedModeVerifiesEachServer) {
+  use_verification();
+  policy_.mode = Mode::Shared;
+  std::vector<Target> targets;
+  for (int i = 0; i < 3; ++i) {
+    targets.push_back(add_server());
+  }
+  verifier_.failures = 1;  // the first server's verification fails
+  const auto reports = rotator_->rotate_shared(policy_, targets);
+  ASSERT_EQ(reports.size(), 3U);
+  EXPECT_EQ(reports[0].outcome, Outcome::Failed);
+  EXPECT_TRUE(reports[0].alert);
+  for (std::size_t i = 1; i < targets.size(); ++i) {
+    EXPECT_EQ(reports[i].outcome, Outcome::Rotated) << reports[i].detail;
+    EXPECT_EQ(record_of(targets[i]).state, State::Current);
+  }
+  EXPECT_TRUE(record_of(targets[0]).awaiting_verification());
+  for (const auto& target : targets) {
+    expect_no_lockout(target);
+  }
+  const std::size_t resets = resets_sent(targets[0]);
+  const auto again = rotator_->rotate_shared(policy_, std::span(targets.data(), 1));
+  ASSERT_EQ(again.size(), 1U);
+  EXPECT_EQ(again[0].outcome, Outcome::Rotated) << again[0].detail;
+  EXPECT_TRUE(again[0].resumed);
+  EXPECT_EQ(record_of(targets[0]).state, State::Current);
+  EXPECT_EQ(resets_sent(targets[0]), resets);
+  EXPECT_EQ(verifier_.passwords.size(), 4U);
+  expect_no_lockout(targets[0]);
+}
+
 // A stopped server cannot be verified: with a hook it is not called current at commit.
 TEST_F(RotatorTest, StoppedServerWithHookIsNotCurrent) {
   use_verification();
