@@ -47,7 +47,7 @@ class InFlight {
     std::string key_;
   };
 
-  // `key` names the server (its Vault path). An empty lease when it is already in flight.
+  // `key` names the server ("cloud/server-id"). An empty lease when it is already in flight.
   [[nodiscard]] Lease try_acquire(const std::string& key) {
     std::lock_guard lock(mutex_);
     if (!keys_.insert(key).second) {

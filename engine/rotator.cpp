@@ -78,6 +78,11 @@ Rotator::Rotator(RecordStore& store, ecs::EcsClient& ecs, password::Generator& g
       verifier_(seams.verifier),
       in_flight_(seams.in_flight != nullptr ? *seams.in_flight : own_in_flight_) {}
 
+std::string Rotator::flight_key(const Target& target) const {
+  // The server, whichever policy (and Vault path) selected it.
+  return ecs_.config().name + "/" + target.server.id;
+}
+
 void Rotator::step(Step step, const std::string& server_id) {
   if (failpoint_) {
     failpoint_(step, server_id);
@@ -205,7 +210,7 @@ Report Rotator::run_unique(const RotationPolicy& policy, const Target& target, b
   Report report;
   report.server_id = server.id;
   report.server_name = server.name;
-  const InFlight::Lease lease = in_flight_.try_acquire(target.vault_path);
+  const InFlight::Lease lease = in_flight_.try_acquire(flight_key(target));
   if (!lease.held()) {
     report.outcome = Outcome::Skipped;
     report.detail = kInFlight;
@@ -827,7 +832,7 @@ std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
     const auto& server = targets[i].server;
     reports[i].server_id = server.id;
     reports[i].server_name = server.name;
-    InFlight::Lease lease = in_flight_.try_acquire(targets[i].vault_path);
+    InFlight::Lease lease = in_flight_.try_acquire(flight_key(targets[i]));
     if (!lease.held()) {
       reports[i].outcome = Outcome::Skipped;
       reports[i].detail = kInFlight;

@@ -139,6 +139,8 @@ class Rotator {
   password::Policy password_policy(const RotationPolicy& policy, const ecs::Server& server,
                                    bool batch) const;
   std::string new_rotation_id();
+  // The single-flight key: the cloud's name and the server id.
+  [[nodiscard]] std::string flight_key(const Target& target) const;
   void step(Step step, const std::string& server_id);
 
   RecordStore& store_;

@@ -779,7 +779,7 @@ TEST_F(RotatorTest, SingleFlightAcrossThreads) {
     std::unique_lock lock(mutex);
     changed.wait(lock, [&] { return inside; });
   }
-  EXPECT_TRUE(in_flight.busy(target.vault_path));
+  EXPECT_TRUE(in_flight.busy("test/" + target.server.id));
   const Report second = other.rotate(policy_, target);
   const std::vector<Report> shared = rotator_->rotate_shared(policy_, std::span(&target, 1));
   {
@@ -793,7 +793,7 @@ TEST_F(RotatorTest, SingleFlightAcrossThreads) {
   ASSERT_EQ(shared.size(), 1U);
   EXPECT_EQ(shared[0].outcome, Outcome::Skipped);
   EXPECT_EQ(first.outcome, Outcome::Rotated) << first.detail;
-  EXPECT_FALSE(in_flight.busy(target.vault_path));
+  EXPECT_FALSE(in_flight.busy("test/" + target.server.id));
   EXPECT_EQ(resets_sent(target), 1U);
   expect_no_lockout(target);
 }
