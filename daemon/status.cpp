@@ -1,6 +1,9 @@
 #include "daemon/status.h"
 
+#include <algorithm>
+
 #include "common/log.h"
+#include "daemon/hold.h"
 #include "daemon/selection.h"
 #include "engine/record.h"
 
@@ -125,6 +128,30 @@ Result<void> resume(Runtime& runtime, const std::string& server_id) {
     }
   }
   return fail(ErrorCode::Conflict, "the record of {} keeps changing; try again", server_id);
+}
+
+Result<bool> resume_policy(Runtime& runtime, const std::string& policy) {
+  const auto& policies = runtime.config().policies;
+  if (std::none_of(policies.begin(), policies.end(),
+                   [&](const config::Policy& p) { return p.name == policy; })) {
+    return fail(ErrorCode::NotFound, "no policy named '{}' in {}", policy,
+                runtime.config().source.string());
+  }
+  auto held = read_hold(runtime.vault(), policy);
+  if (!held) {
+    return fail(held.error());
+  }
+  if (!*held) {
+    return false;
+  }
+  if (auto lifted = lift_hold(runtime.vault(), policy, "rotor resume",
+                              engine::format_time(runtime.clock().now()));
+      !lifted) {
+    return fail(lifted.error());
+  }
+  log::get("daemon")->warn("policy hold lifted by operator policy={} was=\"{}\"", policy,
+                           (*held)->reason);
+  return true;
 }
 
 }  // namespace rotor::daemon

@@ -40,4 +40,8 @@ Result<Located> locate(Runtime& runtime, const std::string& server_id);
 // `rotor resume`: lifts a quarantine (and the failure count) with check-and-set.
 Result<void> resume(Runtime& runtime, const std::string& server_id);
 
+// `rotor resume --policy`: lifts the hold of a halted policy (daemon/hold.h). True when it was
+// held; NotFound when no policy has that name.
+Result<bool> resume_policy(Runtime& runtime, const std::string& policy);
+
 }  // namespace rotor::daemon

@@ -1,0 +1,141 @@
+#include "daemon/ramp.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace rotor::daemon {
+namespace {
+
+void add_batches(std::vector<PlannedJob>& out, std::vector<engine::Target>& targets,
+                 std::size_t begin, std::size_t end, std::size_t batch, std::size_t wave) {
+  for (std::size_t start = begin; start < end; start += batch) {
+    PlannedJob job;
+    job.wave = wave;
+    const auto stop = std::min(end, start + batch);
+    job.targets.assign(
+        std::make_move_iterator(targets.begin() + static_cast<std::ptrdiff_t>(start)),
+        std::make_move_iterator(targets.begin() + static_cast<std::ptrdiff_t>(stop)));
+    out.push_back(std::move(job));
+  }
+}
+
+}  // namespace
+
+std::vector<PlannedJob> plan_waves(std::vector<engine::Target> resumes,
+                                   std::vector<engine::Target> fresh, std::size_t batch,
+                                   std::size_t canary) {
+  batch = std::max<std::size_t>(1, batch);
+  canary = std::max<std::size_t>(1, canary);
+  std::vector<PlannedJob> out;
+  add_batches(out, resumes, 0, resumes.size(), batch, 0);
+  std::size_t wave = 1;
+  std::size_t size = canary;
+  for (std::size_t start = 0; start < fresh.size(); ++wave) {
+    const std::size_t end = std::min(fresh.size(), start + size);
+    add_batches(out, fresh, start, end, batch, wave);
+    start = end;
+    size *= 2;
+  }
+  return out;
+}
+
+bool run_ramped(std::vector<RampRun>& runs, std::vector<RampJob>& jobs, int concurrency,
+                const std::atomic<bool>& stop, const RampDone& done) {
+  enum class JobState { Waiting, Running, Finished };
+  std::vector<JobState> state(jobs.size(), JobState::Waiting);
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool interrupted = false;
+
+  // Every job of `run` in a wave below `wave` has finished.
+  const auto earlier_waves_done = [&](std::size_t run, std::size_t wave) {
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (jobs[i].run == run && jobs[i].wave < wave && state[i] != JobState::Finished) {
+        return false;
+      }
+    }
+    return true;
+  };
+  const auto blocked_for_good = [&](const RampJob& job) {
+    return job.wave > 0 && runs[job.run].halted;
+  };
+  const auto account = [&](const RampJob& job, const std::vector<engine::Report>& reports) {
+    RampRun& run = runs[job.run];
+    for (const auto& report : reports) {
+      if (report.outcome == engine::Outcome::Skipped) {
+        continue;
+      }
+      ++run.attempted;
+      if (report.outcome == engine::Outcome::Failed) {
+        ++run.failed;
+      }
+    }
+    if (!run.halted && run.failed > run.budget.allowed(run.attempted)) {
+      run.halted = true;
+      run.halt_reason =
+          fmt::format("{} definite failures among {} servers exceed the error budget ({})",
+                      run.failed, run.attempted, run.budget.to_string());
+    }
+  };
+
+  const auto worker = [&] {
+    std::unique_lock lock(mutex);
+    while (true) {
+      std::size_t pick = jobs.size();
+      bool may_wait = false;
+      for (std::size_t i = 0; i < jobs.size(); ++i) {
+        if (state[i] != JobState::Waiting || blocked_for_good(jobs[i])) {
+          continue;
+        }
+        if (earlier_waves_done(jobs[i].run, jobs[i].wave)) {
+          pick = i;
+          break;
+        }
+        may_wait = true;  // its earlier waves are still running
+      }
+      if (pick < jobs.size() && stop.load()) {
+        interrupted = true;
+        return;
+      }
+      if (pick == jobs.size()) {
+        if (!may_wait) {
+          return;
+        }
+        changed.wait(lock);
+        continue;
+      }
+      state[pick] = JobState::Running;
+      lock.unlock();
+      std::vector<engine::Report> reports = jobs[pick].work();
+      lock.lock();
+      state[pick] = JobState::Finished;
+      account(jobs[pick], reports);
+      if (done) {
+        done(jobs[pick], reports);
+      }
+      changed.notify_all();
+    }
+  };
+
+  const auto threads =
+      std::min(static_cast<std::size_t>(std::max(1, concurrency)), std::max<std::size_t>(1, jobs.size()));
+  {
+    std::vector<std::jthread> pool;
+    for (std::size_t t = 1; t < threads; ++t) {
+      pool.emplace_back(worker);
+    }
+    worker();
+  }
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (state[i] == JobState::Waiting && blocked_for_good(jobs[i])) {
+      runs[jobs[i].run].untouched += jobs[i].servers;
+    }
+  }
+  return interrupted;
+}
+
+}  // namespace rotor::daemon
