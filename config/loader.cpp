@@ -1096,9 +1096,10 @@ std::optional<Policy> Loader::policy(const YAML::Node& node, const Config& confi
     if (percent) {
       text.pop_back();
     }
-    const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-      return (c >= '0' && c <= '9') || c == '.';
-    }) && std::count(text.begin(), text.end(), '.') <= 1 && text.front() != '.' &&
+    const bool digits = !text.empty() &&
+                        std::all_of(text.begin(), text.end(),
+                                    [](char c) { return (c >= '0' && c <= '9') || c == '.'; }) &&
+                        std::count(text.begin(), text.end(), '.') <= 1 && text.front() != '.' &&
                         text.back() != '.';
     if (!budget->value.IsScalar() || !digits) {
       ctx_.error(at, type_error("error_budget", expected));
@@ -1122,10 +1123,10 @@ std::optional<Policy> Loader::policy(const YAML::Node& node, const Config& confi
       ctx_.error(entry->key_mark,
                  "'head_start' applies only to 'max_age' (a 'schedule' names the times itself)");
     } else if (*head_start + policy.jitter >= *policy.max_age) {
-      ctx_.error(entry->value.Mark(),
-                 "'head_start' (" + format_duration(*head_start) + ") plus 'jitter' (" +
-                     format_duration(policy.jitter) + ") must be shorter than 'max_age' (" +
-                     format_duration(*policy.max_age) + ")");
+      ctx_.error(entry->value.Mark(), "'head_start' (" + format_duration(*head_start) +
+                                          ") plus 'jitter' (" + format_duration(policy.jitter) +
+                                          ") must be shorter than 'max_age' (" +
+                                          format_duration(*policy.max_age) + ")");
     } else {
       policy.head_start = *head_start;
     }

@@ -215,4 +215,3 @@ std::size_t RepeatFilter::flush(std::string_view component, config::SysSeconds n
 }
 
 }  // namespace rotor::daemon
-

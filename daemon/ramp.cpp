@@ -121,8 +121,8 @@ bool run_ramped(std::vector<RampRun>& runs, std::vector<RampJob>& jobs, int conc
     }
   };
 
-  const auto threads =
-      std::min(static_cast<std::size_t>(std::max(1, concurrency)), std::max<std::size_t>(1, jobs.size()));
+  const auto threads = std::min(static_cast<std::size_t>(std::max(1, concurrency)),
+                                std::max<std::size_t>(1, jobs.size()));
   {
     std::vector<std::jthread> pool;
     for (std::size_t t = 1; t < threads; ++t) {

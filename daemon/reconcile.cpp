@@ -64,8 +64,8 @@ std::vector<ReconcileScope> reconcile_scopes(const config::Config& config,
 
 ReconcileResult reconcile(Runtime& runtime,
                           const std::map<std::string, std::vector<ecs::Server>>& listings,
-                          const std::set<std::string>& selected, const std::set<std::string>& marked,
-                          config::SysSeconds now) {
+                          const std::set<std::string>& selected,
+                          const std::set<std::string>& marked, config::SysSeconds now) {
   auto logger = log::get("reconcile");
   ReconcileResult result;
   vault::VaultClient& vault = runtime.vault();

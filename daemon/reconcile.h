@@ -43,7 +43,7 @@ struct PendingOutside {
 struct ReconcileResult {
   std::map<std::string, std::size_t> gone;  // marked records, by the policy named in the record
   std::size_t newly_gone = 0;
-  std::size_t back = 0;                // marks cleared: the server is listed again
+  std::size_t back = 0;                 // marks cleared: the server is listed again
   std::vector<PendingOutside> pending;  // pending records outside every selection
   std::vector<std::string> errors;      // folders or records that could not be read
 };
@@ -53,7 +53,7 @@ struct ReconcileResult {
 // `marked`: selected paths whose metadata still carries `gone_since` (to be cleared).
 ReconcileResult reconcile(Runtime& runtime,
                           const std::map<std::string, std::vector<ecs::Server>>& listings,
-                          const std::set<std::string>& selected, const std::set<std::string>& marked,
-                          config::SysSeconds now);
+                          const std::set<std::string>& selected,
+                          const std::set<std::string>& marked, config::SysSeconds now);
 
 }  // namespace rotor::daemon

@@ -88,12 +88,13 @@ void run_policy(Runtime& runtime, const config::Policy& policy, engine::Rotator&
                }
              });
   if (runs[0].halted) {
-    run.halted = fmt::format("the run halted: {}; {} servers were left untouched; fix the cause, "
-                             "then run `{}{}`",
-                             runs[0].halt_reason, runs[0].untouched, kResumeHint, policy.name);
+    run.halted = fmt::format(
+        "the run halted: {}; {} servers were left untouched; fix the cause, "
+        "then run `{}{}`",
+        runs[0].halt_reason, runs[0].untouched, kResumeHint, policy.name);
     run.untouched += runs[0].untouched;
-    logger->error("policy run halted: {}; {} servers left untouched policy={}",
-                  runs[0].halt_reason, runs[0].untouched, policy.name);
+    logger->error("policy run halted: {}; {} servers left untouched policy={}", runs[0].halt_reason,
+                  runs[0].untouched, policy.name);
     Hold hold;
     hold.reason = runs[0].halt_reason;
     hold.since = engine::format_time(now);

@@ -8,9 +8,9 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <set>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
@@ -85,8 +85,8 @@ std::string Scheduler::check_hold(const config::Policy& policy, SysSeconds now) 
     return {};
   }
   if (held->fingerprint != fingerprint) {
-    if (auto lifted = lift_hold(rt.vault(), policy.name, "configuration change",
-                                engine::format_time(now));
+    if (auto lifted =
+            lift_hold(rt.vault(), policy.name, "configuration change", engine::format_time(now));
         lifted) {
       unpersisted_holds_.erase(policy.name);
       logger->warn("policy hold lifted: the policy's configuration changed policy={} was=\"{}\"",
@@ -105,9 +105,10 @@ void Scheduler::hold(const config::Policy& policy, const std::string& reason, Sy
   held.fingerprint = policy_fingerprint(rt.config(), policy);
   if (auto written = write_hold(rt.vault(), policy.name, held); !written) {
     log::get("scheduler")
-        ->error("cannot store the policy hold in Vault; held by this process only policy={} "
-                "error=\"{}\"",
-                policy.name, written.error().to_string());
+        ->error(
+            "cannot store the policy hold in Vault; held by this process only policy={} "
+            "error=\"{}\"",
+            policy.name, written.error().to_string());
     unpersisted_holds_[policy.name] = std::move(held);
   }
 }
@@ -122,9 +123,9 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
   SysSeconds next_wake = now + options_.tick_interval;
 
   if (auto maintained = rt.store().maintain();
-      !maintained && repeats_.admit("vault token maintenance failed error=\"" +
-                                        maintained.error().to_string() + "\"",
-                                    now)) {
+      !maintained &&
+      repeats_.admit(
+          "vault token maintenance failed error=\"" + maintained.error().to_string() + "\"", now)) {
     logger->warn("vault token maintenance failed error=\"{}\"", maintained.error().to_string());
   }
 
@@ -132,7 +133,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
   std::map<std::string, PolicyView> policy_view;
   std::vector<Job> jobs;
   std::vector<RampRun> runs;
-  std::vector<std::size_t> job_run;  // the run of each job
+  std::vector<std::size_t> job_run;                          // the run of each job
   std::map<std::string, std::vector<ecs::Server>> listings;  // by cloud, for the reconcile pass
   std::set<std::string> selected_paths;
   std::set<std::string> marked_paths;  // selected, but still marked gone_since
@@ -190,8 +191,8 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     auto listing = cloud->list_servers();
     if (!listing) {
       pv.error = listing.error().to_string();
-      if (repeats_.admit("cannot list servers policy=" + policy.name + " error=\"" + pv.error + "\"",
-                         now)) {
+      if (repeats_.admit(
+              "cannot list servers policy=" + policy.name + " error=\"" + pv.error + "\"", now)) {
         logger->warn("cannot list servers policy={} error=\"{}\"", policy.name, pv.error);
       }
       policy_view[policy.name] = std::move(pv);
@@ -226,8 +227,8 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
         sv.rotated_at = metadata_time(custom, "rotated_at");
       } else if (metadata.error().code() != ErrorCode::NotFound) {
         const std::string error = metadata.error().to_string();
-        if (repeats_.admit("cannot read metadata policy=" + policy.name + " error=\"" + error + "\"",
-                           now)) {
+        if (repeats_.admit(
+                "cannot read metadata policy=" + policy.name + " error=\"" + error + "\"", now)) {
           logger->warn("cannot read metadata policy={} server_id={} error=\"{}\"", policy.name,
                        server.id, error);
         }
@@ -308,12 +309,11 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       pv.gone = found == gone_.end() ? 0 : found->second;
     }
     if (reconciled.newly_gone > 0 || reconciled.back > 0) {
-      logger->info("reconcile finished gone={} newly_gone={} back={} pending_outside={}",
-                   std::accumulate(gone_.begin(), gone_.end(), std::size_t{0},
-                                   [](std::size_t sum, const auto& entry) {
-                                     return sum + entry.second;
-                                   }),
-                   reconciled.newly_gone, reconciled.back, reconciled.pending.size());
+      logger->info(
+          "reconcile finished gone={} newly_gone={} back={} pending_outside={}",
+          std::accumulate(gone_.begin(), gone_.end(), std::size_t{0},
+                          [](std::size_t sum, const auto& entry) { return sum + entry.second; }),
+          reconciled.newly_gone, reconciled.back, reconciled.pending.size());
     }
     // Pending records that no policy selects any more (tags changed mid-rotation): resumed with
     // their own pending password, under the policy they name (I4).
@@ -444,8 +444,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     const Job& job = jobs[index];
     for (const auto& report : reports) {
       const bool failed = report.outcome == engine::Outcome::Failed;
-      const std::string detail =
-          report.detail.empty() ? "" : " detail=\"" + report.detail + "\"";
+      const std::string detail = report.detail.empty() ? "" : " detail=\"" + report.detail + "\"";
       if (!failed || repeats_.admit("rotation failed policy=" + job.policy + detail, now)) {
         logger->info("rotation finished policy={} server_id={} result={} state={} attempts={}{}",
                      job.policy, report.server_id, engine::to_string(report.outcome),

@@ -50,8 +50,8 @@ struct PolicyView {
   std::string name;
   std::optional<config::SysSeconds> next_run;  // the earliest next work among its servers
   std::optional<config::SysSeconds> last_success;
-  std::string error;  // listing failed on the last tick
-  std::string held;   // why the policy is held (a halted run); empty when not held
+  std::string error;     // listing failed on the last tick
+  std::string held;      // why the policy is held (a halted run); empty when not held
   std::size_t gone = 0;  // records marked gone_since by the last reconcile pass
 };
 
@@ -62,8 +62,8 @@ struct TickSummary {
   std::size_t rotated = 0;
   std::size_t failed = 0;
   std::size_t still_pending = 0;
-  bool interrupted = false;  // a stop request left due servers for later
-  bool reconciled = false;   // the reconcile pass ran in this tick
+  bool interrupted = false;         // a stop request left due servers for later
+  bool reconciled = false;          // the reconcile pass ran in this tick
   std::vector<std::string> halted;  // policies whose run the error budget halted in this tick
   std::size_t untouched = 0;        // due servers left alone by those halts
 };
@@ -122,7 +122,7 @@ class Scheduler {
   std::map<std::string, ServerView> view_;  // by server id
   std::map<std::string, PolicyView> policy_view_;
   // Only touched by tick() (and its serialised record callback).
-  std::map<std::string, SkipBackoff> skipped_;    // by server id
+  std::map<std::string, SkipBackoff> skipped_;     // by server id
   std::map<std::string, Hold> unpersisted_holds_;  // by policy: Vault could not be written
   std::map<std::string, std::size_t> gone_;        // by policy, from the last reconcile pass
   std::optional<config::SysSeconds> next_reconcile_;

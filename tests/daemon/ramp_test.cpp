@@ -43,8 +43,8 @@ struct Fleet {
     r.policy = policy;
     r.budget = budget;
     runs.push_back(r);
-    for (auto& planned :
-         plan_waves(targets(resumes, policy + "-r"), targets(fresh, policy + "-f"), batch, canary)) {
+    for (auto& planned : plan_waves(targets(resumes, policy + "-r"), targets(fresh, policy + "-f"),
+                                    batch, canary)) {
       RampJob job;
       job.run = run;
       job.wave = planned.wave;
@@ -73,8 +73,8 @@ TEST(RampTest, PlanWavesDoublesAfterTheCanary) {
     shape.emplace_back(job.wave, job.targets.size());
   }
   // 3, 6, 11 (of 12) new servers in waves 1..3; batches of at most 4.
-  const std::vector<std::pair<std::size_t, std::size_t>> expected{
-      {0, 2}, {1, 3}, {2, 4}, {2, 2}, {3, 4}, {3, 4}, {3, 3}};
+  const std::vector<std::pair<std::size_t, std::size_t>> expected{{0, 2}, {1, 3}, {2, 4}, {2, 2},
+                                                                  {3, 4}, {3, 4}, {3, 3}};
   EXPECT_EQ(shape, expected);
   EXPECT_EQ(planned.front().targets.front().server.id, "r0");
   EXPECT_EQ(planned[1].targets.front().server.id, "f0");

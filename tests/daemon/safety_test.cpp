@@ -25,9 +25,9 @@ namespace rotor::daemon {
 namespace {
 
 using namespace std::chrono_literals;
+using rotor::testing::SimulatedCloud;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using rotor::testing::SimulatedCloud;
 
 constexpr const char* kFleetPolicy = R"(  - name: fleet
     cloud: sim
@@ -153,8 +153,9 @@ TEST_F(SafetyTest, CanaryHaltHoldsThePolicyUntilResumed) {
   EXPECT_EQ(summary.untouched, 8U);
   EXPECT_EQ(summary.halted, std::vector<std::string>{"fleet"});
   EXPECT_EQ(halts_, std::vector<std::string>{"fleet"});
-  EXPECT_TRUE(logs.contains("policy run halted: 2 definite failures among 2 servers exceed the "
-                            "error budget (5%); 8 due servers left untouched"));
+  EXPECT_TRUE(
+      logs.contains("policy run halted: 2 definite failures among 2 servers exceed the "
+                    "error budget (5%); 8 due servers left untouched"));
   std::size_t untouched = 0;
   for (const auto& id : ids_) {
     untouched += cloud_.ecs().server(id) && resets(id) == 0 ? 1U : 0U;
@@ -377,8 +378,8 @@ TEST_F(SafetyTest, ConcurrentOneShotRunAndTick) {
   add(6);
   auto daemon_rt = cloud_.runtime(cloud_.yaml(kFleetPolicy, "{ concurrency: 3 }"), clock_, random_);
   rotor::testing::SeededRandom other_random{99};
-  auto oneshot_rt = cloud_.runtime(cloud_.yaml(kFleetPolicy, "{ concurrency: 3 }"), clock_,
-                                   other_random);
+  auto oneshot_rt =
+      cloud_.runtime(cloud_.yaml(kFleetPolicy, "{ concurrency: 3 }"), clock_, other_random);
   Scheduler scheduler(*daemon_rt, options());
   std::vector<PolicyRun> runs;
   {

@@ -106,7 +106,8 @@ std::vector<std::string> SimulatedCloud::lockouts(daemon::Runtime& runtime,
     }
     const engine::ServerRecord& record = loaded->record;
     std::set<std::string> in_vault;
-    for (const Secret* s : {&record.password, &record.previous_password, &record.pending_password}) {
+    for (const Secret* s :
+         {&record.password, &record.previous_password, &record.pending_password}) {
       if (!s->empty()) {
         in_vault.emplace(s->reveal());
       }
@@ -126,7 +127,8 @@ std::vector<std::string> SimulatedCloud::lockouts(daemon::Runtime& runtime,
   return out;
 }
 
-std::vector<std::string> SimulatedCloud::passwords(const std::vector<std::string>& server_ids) const {
+std::vector<std::string> SimulatedCloud::passwords(
+    const std::vector<std::string>& server_ids) const {
   std::vector<std::string> out;
   for (const auto& id : server_ids) {
     if (const auto snapshot = ecs_->server(id)) {

@@ -50,7 +50,8 @@ class SimulatedCloud {
   [[nodiscard]] std::vector<std::string> lockouts(daemon::Runtime& runtime,
                                                   const std::vector<std::string>& server_ids);
   // Every password any of `server_ids` ever accepted (for "not in the logs" checks).
-  [[nodiscard]] std::vector<std::string> passwords(const std::vector<std::string>& server_ids) const;
+  [[nodiscard]] std::vector<std::string> passwords(
+      const std::vector<std::string>& server_ids) const;
 
  private:
   std::unique_ptr<sim::EcsSimulator> ecs_;
