@@ -244,20 +244,19 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
           sv.next_due = std::max(sv.next_due, backoff->second.until);
         }
       }
-      if (!sv.quarantined.empty() || server.locked) {
-        run = false;  // parked until an operator acts; not scheduled
-      } else if (pending) {
+      // Quarantined and locked servers are parked until an operator acts; a held policy (a
+      // halted run) starts no new rotation until it changes or is resumed.
+      const bool parked = !sv.quarantined.empty() || server.locked;
+      if (!parked && pending) {
         run = true;  // resume at once, even when the policy is held; reboots only in a window
-      } else if (!pv.held.empty()) {
-        run = false;  // a halted run holds new rotations until the policy changes or is resumed
-      } else if (sv.next_due <= now) {
+      } else if (!parked && pv.held.empty() && sv.next_due <= now) {
         if (in_window) {
           run = true;
         } else {
           sv.next_due = config::next_window_open(policy.windows, now);
         }
       }
-      if (sv.quarantined.empty() && !server.locked && (pv.held.empty() || pending)) {
+      if (!parked && (pv.held.empty() || pending)) {
         const SysSeconds next = run ? now : sv.next_due;
         pv.next_run = pv.next_run ? std::min(*pv.next_run, next) : next;
         if (!run) {
