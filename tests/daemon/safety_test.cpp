@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "daemon/hold.h"
@@ -542,6 +543,40 @@ TEST_F(SafetyTest, ServerDeletedMidRotation) {
   clock_.advance(2h);
   scheduler.tick(stop_);
   EXPECT_FALSE(custom(*rt, victim, "gone_since").empty());
+  expect_no_lockout(*rt);
+}
+
+// SIGHUP with a broken configuration: config::reload refuses it with the position of the error and
+// keeps the running configuration, whose runtime goes on resuming and rotating safely.
+TEST_F(SafetyTest, BrokenConfigOnReloadKeepsTheRunningOne) {
+  add(2);
+  const auto file = dir_ / "rotor.yaml";
+  const auto write = [&](const std::string& extra) {
+    std::ofstream out(file);
+    out << cloud_.yaml(std::string(kFleetPolicy) + extra);
+  };
+  write("");
+  config::LoadOptions load;
+  load.env = cloud_.env();
+  auto loaded = config::load_config(file, load);
+  ASSERT_TRUE(loaded.has_value()) << config::to_string(loaded.error());
+  auto running = std::make_shared<const config::Config>(std::move(*loaded));
+  auto built = Runtime::create(running, clock_, random_, load.env);
+  ASSERT_TRUE(built.has_value()) << built.error().to_string();
+  auto rt = std::move(*built);
+  crash_after_reset(*rt, ids_[0]);
+
+  write("    unknown_key: 1\n");
+  const auto outcome = config::reload(file, running, load);
+  EXPECT_FALSE(outcome.replaced);
+  EXPECT_EQ(outcome.config, running);
+  ASSERT_FALSE(outcome.reasons.empty());
+  EXPECT_THAT(outcome.reasons.front().to_string(), HasSubstr("unknown parameter 'unknown_key'"));
+  EXPECT_THAT(outcome.reasons.front().to_string(), HasSubstr("rotor.yaml:"));
+
+  Scheduler scheduler(*rt, options());
+  const auto summary = scheduler.tick(stop_);
+  EXPECT_EQ(summary.rotated, 2U);  // the resume and the other server
   expect_no_lockout(*rt);
 }
 
