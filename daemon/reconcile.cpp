@@ -1,6 +1,7 @@
 #include "daemon/reconcile.h"
 
 #include "common/log.h"
+#include "daemon/record_metadata.h"
 #include "daemon/selection.h"
 #include "engine/record.h"
 
@@ -21,11 +22,6 @@ Result<void> set_gone(vault::VaultClient& vault, const std::string& path,
   vault::KvMetadataUpdate update;
   update.custom_metadata = std::move(custom);
   return vault.write_metadata(path, update);
-}
-
-std::string value_of(const std::map<std::string, std::string>& custom, const char* key) {
-  auto found = custom.find(key);
-  return found == custom.end() ? std::string() : found->second;
 }
 
 }  // namespace
@@ -110,15 +106,16 @@ ReconcileResult reconcile(Runtime& runtime,
         continue;
       }
       const auto& custom = metadata->custom_metadata;
-      if (value_of(custom, "managed_by") != "rotor") {
+      const RecordMetadata parsed = parse_record_metadata(custom);
+      if (!parsed.managed) {
         continue;  // not a Rotor record: not ours to judge
       }
-      const std::string policy = value_of(custom, "policy");
-      const std::string state = value_of(custom, "state");
+      const std::string& policy = parsed.policy;
+      const std::string& state = parsed.state;
       const auto server = by_key.find(key);
       if (server == by_key.end()) {
         ++result.gone[policy];
-        if (custom.count(kGoneSince) != 0) {
+        if (parsed.gone) {
           continue;  // marked (and logged) before
         }
         if (auto written = set_gone(vault, path, custom, at); !written) {
@@ -129,11 +126,11 @@ ReconcileResult reconcile(Runtime& runtime,
         logger->warn(
             "server gone from the cloud; its record is kept and marked server={} policy={} "
             "state={} path={}{}",
-            key, policy, state.empty() ? "unknown" : state, path,
+            key, policy, state, path,
             state == "pending" ? " note=\"its pending password stays in Vault\"" : "");
         continue;
       }
-      if (custom.count(kGoneSince) != 0 && set_gone(vault, path, custom, std::nullopt)) {
+      if (parsed.gone && set_gone(vault, path, custom, std::nullopt)) {
         ++result.back;
         logger->info("server is back in the cloud; mark cleared server={} path={}", key, path);
       }

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "daemon/ramp.h"
 #include "daemon/reconcile.h"
+#include "daemon/record_metadata.h"
 #include "daemon/selection.h"
 #include "engine/record.h"
 
@@ -39,19 +40,6 @@ using config::SysSeconds;
 
 SysSeconds to_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::time_point_cast<std::chrono::seconds>(t);
-}
-
-std::optional<SysSeconds> metadata_time(const std::map<std::string, std::string>& metadata,
-                                        const char* key) {
-  auto found = metadata.find(key);
-  if (found == metadata.end()) {
-    return std::nullopt;
-  }
-  auto parsed = engine::parse_time(found->second);
-  if (!parsed) {
-    return std::nullopt;
-  }
-  return to_seconds(*parsed);
 }
 
 std::int64_t unix_seconds(SysSeconds t) {
@@ -214,17 +202,13 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       selected_paths.insert(path);
       auto metadata = rt.vault().read_metadata(path);
       if (metadata) {
-        const auto& custom = metadata->custom_metadata;
-        if (auto state = custom.find("state"); state != custom.end()) {
-          sv.state = state->second;
-        }
-        if (auto q = custom.find("quarantined"); q != custom.end()) {
-          sv.quarantined = q->second;
-        }
-        if (custom.count("gone_since") != 0) {
+        const RecordMetadata parsed = parse_record_metadata(metadata->custom_metadata);
+        sv.state = parsed.state;
+        sv.quarantined = parsed.quarantined;
+        sv.rotated_at = parsed.rotated_at;
+        if (parsed.gone) {
           marked_paths.insert(path);
         }
-        sv.rotated_at = metadata_time(custom, "rotated_at");
       } else if (metadata.error().code() != ErrorCode::NotFound) {
         const std::string error = metadata.error().to_string();
         if (repeats_.admit(

@@ -4,26 +4,11 @@
 
 #include "common/log.h"
 #include "daemon/hold.h"
+#include "daemon/record_metadata.h"
 #include "daemon/selection.h"
 #include "engine/record.h"
 
 namespace rotor::daemon {
-namespace {
-
-std::optional<config::SysSeconds> seconds(const std::map<std::string, std::string>& metadata,
-                                          const char* key) {
-  auto found = metadata.find(key);
-  if (found == metadata.end()) {
-    return std::nullopt;
-  }
-  auto parsed = engine::parse_time(found->second);
-  if (!parsed) {
-    return std::nullopt;
-  }
-  return std::chrono::time_point_cast<std::chrono::seconds>(*parsed);
-}
-
-}  // namespace
 
 std::vector<ServerStatus> collect_status(Runtime& runtime, const std::optional<std::string>& policy,
                                          config::SysSeconds now) {
@@ -55,15 +40,11 @@ std::vector<ServerStatus> collect_status(Runtime& runtime, const std::optional<s
       auto metadata =
           runtime.vault().read_metadata(vault_path(cfg.vault.kv.path, *cloud_cfg, p, server));
       if (metadata) {
-        const auto& custom = metadata->custom_metadata;
-        if (auto state = custom.find("state"); state != custom.end()) {
-          row.state = state->second;
-        }
-        if (auto q = custom.find("quarantined"); q != custom.end()) {
-          row.quarantined = q->second;
-        }
-        row.rotated_at = seconds(custom, "rotated_at");
-        row.pending_since = seconds(custom, "pending_since");
+        const RecordMetadata parsed = parse_record_metadata(metadata->custom_metadata);
+        row.state = parsed.state;
+        row.quarantined = parsed.quarantined;
+        row.rotated_at = parsed.rotated_at;
+        row.pending_since = parsed.pending_since;
       } else if (metadata.error().code() != ErrorCode::NotFound) {
         row.error = metadata.error().to_string();
       }
