@@ -32,16 +32,18 @@ void SimulatedCloud::clear_faults() {
   EXPECT_EQ(response.status, 204);
 }
 
-std::string SimulatedCloud::add(const std::string& env, sim::OsType os, bool plugin) {
+std::string SimulatedCloud::add(const std::string& env, sim::OsType os, bool plugin, bool locked) {
   sim::ServerSpec spec;
   spec.tags = {"env=" + env};
   spec.os_type = os;
   spec.plugin = plugin;
+  spec.locked = locked;
   spec.password = kInitialPassword;
   return ecs_->add_server(spec);
 }
 
-std::string SimulatedCloud::yaml(const std::string& policies, const std::string& daemon) const {
+std::string SimulatedCloud::yaml(const std::string& policies, const std::string& daemon,
+                                 const std::string& limits) const {
   return fmt::format(R"(
 daemon: {}
 vault:
@@ -54,12 +56,12 @@ clouds:
     project_id: {}
     endpoints: {{ ecs: "{}", iam: "{}" }}
     auth: {{ type: aksk, access_key: env:TEST_AK, secret_key: env:TEST_SK }}
-    limits: {{ requests_per_second: 1000, max_batch: 10 }}
+    limits: {}
 policies:
 {}
 )",
                      daemon, vault_->address(), kProjectId, ecs_->base_url(), ecs_->base_url(),
-                     policies);
+                     limits, policies);
 }
 
 config::EnvLookup SimulatedCloud::env() const {

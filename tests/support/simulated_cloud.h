@@ -33,12 +33,15 @@ class SimulatedCloud {
   void clear_faults();
 
   // A server tagged env=`env`.
-  std::string add(const std::string& env, sim::OsType os = sim::OsType::Linux, bool plugin = true);
+  std::string add(const std::string& env, sim::OsType os = sim::OsType::Linux, bool plugin = true,
+                  bool locked = false);
 
   // A whole configuration: `daemon` (a YAML flow map) and the vault and cloud sections for the
   // simulators, then `policies` (the YAML list under "policies:", indented by two).
-  [[nodiscard]] std::string yaml(const std::string& policies,
-                                 const std::string& daemon = "{ concurrency: 1 }") const;
+  // `limits`: the cloud's limits (a YAML flow map).
+  [[nodiscard]] std::string yaml(
+      const std::string& policies, const std::string& daemon = "{ concurrency: 1 }",
+      const std::string& limits = "{ requests_per_second: 1000, max_batch: 10 }") const;
   [[nodiscard]] config::EnvLookup env() const;
   [[nodiscard]] config::Config config(const std::string& yaml_text) const;
   [[nodiscard]] std::unique_ptr<daemon::Runtime> runtime(const std::string& yaml_text, Clock& clock,
