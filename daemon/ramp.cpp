@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -45,21 +46,27 @@ std::vector<PlannedJob> plan_waves(std::vector<engine::Target> resumes,
 
 bool run_ramped(std::vector<RampRun>& runs, std::vector<RampJob>& jobs, int concurrency,
                 const std::atomic<bool>& stop, const RampDone& done) {
-  enum class JobState { Waiting, Running, Finished };
-  std::vector<JobState> state(jobs.size(), JobState::Waiting);
+  // Per run: its jobs in wave order, the next one to start, and the unfinished jobs per wave
+  // (a job may start when no earlier wave of its run has unfinished jobs). O(runs) per pick, so
+  // a pass over 100,000 servers stays cheap.
+  struct RunState {
+    std::vector<std::size_t> order;
+    std::size_t next = 0;
+    std::map<std::size_t, std::size_t> unfinished;  // wave → jobs not finished
+  };
+  std::vector<RunState> state(runs.size());
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    state.at(jobs[i].run).order.push_back(i);
+    ++state[jobs[i].run].unfinished[jobs[i].wave];
+  }
+  for (auto& run : state) {
+    std::stable_sort(run.order.begin(), run.order.end(),
+                     [&](std::size_t a, std::size_t b) { return jobs[a].wave < jobs[b].wave; });
+  }
   std::mutex mutex;
   std::condition_variable changed;
   bool interrupted = false;
 
-  // Every job of `run` in a wave below `wave` has finished.
-  const auto earlier_waves_done = [&](std::size_t run, std::size_t wave) {
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-      if (jobs[i].run == run && jobs[i].wave < wave && state[i] != JobState::Finished) {
-        return false;
-      }
-    }
-    return true;
-  };
   const auto blocked_for_good = [&](const RampJob& job) {
     return job.wave > 0 && runs[job.run].halted;
   };
@@ -80,6 +87,10 @@ bool run_ramped(std::vector<RampRun>& runs, std::vector<RampJob>& jobs, int conc
           fmt::format("{} definite failures among {} servers exceed the error budget ({})",
                       run.failed, run.attempted, run.budget.to_string());
     }
+    auto& unfinished = state[job.run].unfinished;
+    if (auto wave = unfinished.find(job.wave); wave != unfinished.end() && --wave->second == 0) {
+      unfinished.erase(wave);
+    }
   };
 
   const auto worker = [&] {
@@ -87,15 +98,20 @@ bool run_ramped(std::vector<RampRun>& runs, std::vector<RampJob>& jobs, int conc
     while (true) {
       std::size_t pick = jobs.size();
       bool may_wait = false;
-      for (std::size_t i = 0; i < jobs.size(); ++i) {
-        if (state[i] != JobState::Waiting || blocked_for_good(jobs[i])) {
+      for (auto& run : state) {
+        if (run.next >= run.order.size()) {
           continue;
         }
-        if (earlier_waves_done(jobs[i].run, jobs[i].wave)) {
-          pick = i;
-          break;
+        const RampJob& job = jobs[run.order[run.next]];
+        if (blocked_for_good(job)) {
+          continue;  // every later job of this run is in a later wave too
         }
-        may_wait = true;  // its earlier waves are still running
+        if (!run.unfinished.empty() && job.wave > run.unfinished.begin()->first) {
+          may_wait = true;  // an earlier wave is still running
+          continue;
+        }
+        pick = run.order[run.next];
+        break;
       }
       if (pick < jobs.size() && stop.load()) {
         interrupted = true;
@@ -108,11 +124,10 @@ bool run_ramped(std::vector<RampRun>& runs, std::vector<RampJob>& jobs, int conc
         changed.wait(lock);
         continue;
       }
-      state[pick] = JobState::Running;
+      ++state[jobs[pick].run].next;
       lock.unlock();
       std::vector<engine::Report> reports = jobs[pick].work();
       lock.lock();
-      state[pick] = JobState::Finished;
       account(jobs[pick], reports);
       if (done) {
         done(jobs[pick], reports);
@@ -130,9 +145,12 @@ bool run_ramped(std::vector<RampRun>& runs, std::vector<RampJob>& jobs, int conc
     }
     worker();
   }
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    if (state[i] == JobState::Waiting && blocked_for_good(jobs[i])) {
-      runs[jobs[i].run].untouched += jobs[i].servers;
+  for (auto& run : state) {
+    for (std::size_t k = run.next; k < run.order.size(); ++k) {
+      const RampJob& job = jobs[run.order[k]];
+      if (blocked_for_good(job)) {
+        runs[job.run].untouched += job.servers;
+      }
     }
   }
   return interrupted;
