@@ -119,6 +119,13 @@ CommandRunner add_status_command(CLI::App& app) {
                   row.server_name.c_str(), row.policy.c_str(), row.state.c_str(),
                   age(row.rotated_at, now).c_str(), when(row.next_due, now).c_str(), note.c_str());
     }
+    for (const auto& held : daemon::held_policies(*runtime, policy)) {
+      std::printf(
+          "\npolicy %s is held%s%s: %s; no new rotation until `rotor resume --policy %s` "
+          "or a change of its configuration\n",
+          held.policy.c_str(), held.since.empty() ? "" : " since ", held.since.c_str(),
+          held.reason.c_str(), held.policy.c_str());
+    }
     return errors ? 1 : 0;
   };
 }

@@ -111,6 +111,22 @@ Result<void> resume(Runtime& runtime, const std::string& server_id) {
   return fail(ErrorCode::Conflict, "the record of {} keeps changing; try again", server_id);
 }
 
+std::vector<HeldPolicy> held_policies(Runtime& runtime, const std::optional<std::string>& policy) {
+  std::vector<HeldPolicy> out;
+  for (const auto& p : runtime.config().policies) {
+    if (policy && *policy != p.name) {
+      continue;
+    }
+    auto held = read_hold(runtime.vault(), p.name);
+    if (!held) {
+      out.push_back({p.name, "", "cannot read the hold: " + held.error().to_string()});
+    } else if (*held) {
+      out.push_back({p.name, (*held)->since, (*held)->reason});
+    }
+  }
+  return out;
+}
+
 Result<bool> resume_policy(Runtime& runtime, const std::string& policy) {
   const auto& policies = runtime.config().policies;
   if (std::none_of(policies.begin(), policies.end(),

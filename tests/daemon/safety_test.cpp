@@ -175,6 +175,11 @@ TEST_F(SafetyTest, CanaryHaltHoldsThePolicyUntilResumed) {
   EXPECT_EQ(summary.due, 0U);
   EXPECT_THAT(scheduler.policies().front().held, HasSubstr("exceed the error budget"));
 
+  const auto held = held_policies(*rt, std::nullopt);  // what `rotor status` prints
+  ASSERT_EQ(held.size(), 1U);
+  EXPECT_EQ(held[0].policy, "fleet");
+  EXPECT_THAT(held[0].reason, HasSubstr("exceed the error budget"));
+
   auto lifted = resume_policy(*rt, "fleet");
   ASSERT_TRUE(lifted.has_value()) << lifted.error().to_string();
   EXPECT_TRUE(*lifted);
@@ -183,6 +188,7 @@ TEST_F(SafetyTest, CanaryHaltHoldsThePolicyUntilResumed) {
   EXPECT_EQ(summary.rotated, 8U);
   EXPECT_TRUE(summary.halted.empty());
   EXPECT_TRUE(scheduler.policies().front().held.empty());
+  EXPECT_TRUE(held_policies(*rt, std::nullopt).empty());
   expect_no_lockout(*rt);
   for (const auto& password : cloud_.passwords(ids_)) {
     EXPECT_FALSE(logs.contains(password));
