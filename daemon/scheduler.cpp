@@ -42,6 +42,18 @@ SysSeconds to_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::time_point_cast<std::chrono::seconds>(t);
 }
 
+// `text` with every occurrence of `id` replaced, so that one error about many servers is one
+// kind of message for the repeat filter.
+std::string without_id(std::string text, const std::string& id) {
+  if (id.empty()) {
+    return text;
+  }
+  for (auto at = text.find(id); at != std::string::npos; at = text.find(id, at + 4)) {
+    text.replace(at, id.size(), "{id}");
+  }
+  return text;
+}
+
 std::int64_t unix_seconds(SysSeconds t) {
   return t.time_since_epoch().count();
 }
@@ -211,8 +223,9 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
         }
       } else if (metadata.error().code() != ErrorCode::NotFound) {
         const std::string error = metadata.error().to_string();
-        if (repeats_.admit(
-                "cannot read metadata policy=" + policy.name + " error=\"" + error + "\"", now)) {
+        if (repeats_.admit("cannot read metadata policy=" + policy.name + " error=\"" +
+                               without_id(error, server.id) + "\"",
+                           now)) {
           logger->warn("cannot read metadata policy={} server_id={} error=\"{}\"", policy.name,
                        server.id, error);
         }
@@ -428,7 +441,9 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     for (const auto& report : reports) {
       const bool failed = report.outcome == engine::Outcome::Failed;
       const std::string detail = report.detail.empty() ? "" : " detail=\"" + report.detail + "\"";
-      if (!failed || repeats_.admit("rotation failed policy=" + job.policy + detail, now)) {
+      if (!failed ||
+          repeats_.admit(
+              "rotation failed policy=" + job.policy + without_id(detail, report.server_id), now)) {
         logger->info("rotation finished policy={} server_id={} result={} state={} attempts={}{}",
                      job.policy, report.server_id, engine::to_string(report.outcome),
                      engine::to_string(report.state), report.attempts, detail);

@@ -586,5 +586,34 @@ TEST_F(SafetyTest, BrokenConfigOnReloadKeepsTheRunningOne) {
   expect_no_lockout(*rt);
 }
 
+// Repeated identical errors are logged once and counted: a sealed Vault makes every server's
+// metadata unreadable, one line says so, and a later line says how many were suppressed.
+TEST_F(SafetyTest, RepeatedErrorsAreLoggedOnceAndCounted) {
+  rotor::testing::LogCapture logs;
+  add(5);
+  auto rt = runtime();
+  auto opts = options();
+  opts.log_repeat_window = std::chrono::seconds(24h);
+  std::size_t suppressed = 0;
+  opts.on_suppressed = [&](std::size_t n) { suppressed += n; };
+  Scheduler scheduler(*rt, opts);
+  cloud_.vault().core().seal();
+  auto summary = scheduler.tick(stop_);
+  EXPECT_EQ(summary.due, 0U);  // unknown state: nothing is acted on
+  const auto lines = logs.lines();
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const std::string& line) {
+                            return line.find("cannot read metadata") != std::string::npos;
+                          }),
+            1);
+  cloud_.vault().core().unseal();
+  clock_.advance(25h);
+  summary = scheduler.tick(stop_);
+  EXPECT_EQ(summary.rotated, 5U);
+  EXPECT_TRUE(logs.contains("repeated message suppressed count=4 window=86400s"));
+  EXPECT_GE(suppressed, 4U);
+  expect_no_lockout(*rt);
+}
+
 }  // namespace
 }  // namespace rotor::daemon
