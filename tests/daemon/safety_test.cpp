@@ -405,6 +405,35 @@ TEST_F(SafetyTest, ConcurrentOneShotRunAndTick) {
   expect_no_lockout(*daemon_rt);
 }
 
+// The same race, made deterministic: the daemon's tick runs between the one-shot run's pending
+// write and its reset, resumes and commits the pending password; the one-shot's commit then meets
+// a check-and-set conflict, re-reads and goes on from the record as it is now.
+TEST_F(SafetyTest, OneShotLosesTheCheckAndSetRaceToATick) {
+  add(1);
+  auto daemon_rt = runtime();
+  rotor::testing::SeededRandom other_random{77};
+  auto oneshot_rt = cloud_.runtime(cloud_.yaml(kFleetPolicy), clock_, other_random);
+  Scheduler scheduler(*daemon_rt, options());
+  bool raced = false;
+  TickSummary raced_tick;
+  oneshot_rt->rotator("sim")->set_failpoint([&](engine::Step step, const std::string&) {
+    if (step == engine::Step::PendingWritten && !raced) {
+      raced = true;
+      raced_tick = scheduler.tick(stop_);
+    }
+  });
+  const auto runs = run_policies(*oneshot_rt, {});
+  ASSERT_TRUE(raced);
+  EXPECT_EQ(raced_tick.rotated, 1U);  // the daemon resumed the one-shot's pending password
+  ASSERT_EQ(runs.size(), 1U);
+  ASSERT_EQ(runs[0].reports.size(), 1U);
+  EXPECT_NE(runs[0].reports[0].outcome, engine::Outcome::Failed) << runs[0].reports[0].detail;
+  const auto final_record = record(*daemon_rt, ids_[0]);
+  EXPECT_EQ(final_record.state, engine::State::AwaitingRestart);
+  EXPECT_EQ(final_record.password.reveal(), cloud_.ecs().server(ids_[0])->after_restart_password);
+  expect_no_lockout(*daemon_rt);
+}
+
 // Throttling: a storm of Common.0024 answers, then of HTTP 429, on the reset API keeps the
 // pending passwords (not a failure, no halt); once it is over the next tick finishes them with
 // the same passwords.
