@@ -119,6 +119,13 @@ CommandRunner add_status_command(CLI::App& app) {
                   row.server_name.c_str(), row.policy.c_str(), row.state.c_str(),
                   age(row.rotated_at, now).c_str(), when(row.next_due, now).c_str(), note.c_str());
     }
+    for (const auto& held : daemon::held_policies(*runtime, policy)) {
+      std::printf(
+          "\npolicy %s is held%s%s: %s; no new rotation until `rotor resume --policy %s` "
+          "or a change of its configuration\n",
+          held.policy.c_str(), held.since.empty() ? "" : " since ", held.since.c_str(),
+          held.reason.c_str(), held.policy.c_str());
+    }
     return errors ? 1 : 0;
   };
 }
@@ -126,13 +133,20 @@ CommandRunner add_status_command(CLI::App& app) {
 CommandRunner add_resume_command(CLI::App& app) {
   struct Options : Common {
     std::vector<std::string> servers;
+    std::vector<std::string> policies;
   };
   auto options = std::make_shared<Options>();
-  auto* command =
-      app.add_subcommand("resume", "Lift a server's quarantine once its cause is fixed");
+  auto* command = app.add_subcommand(
+      "resume", "Lift a server's quarantine, or a halted policy's hold, once its cause is fixed");
   command->add_option("-c,--config", options->file, "Configuration file")->capture_default_str();
-  command->add_option("--server", options->servers, "Server ID (repeatable)")->required();
+  command->add_option("--server", options->servers, "Server ID (repeatable)");
+  command->add_option("--policy", options->policies,
+                      "Policy whose halted run holds new rotations (repeatable)");
   return [options] {
+    if (options->servers.empty() && options->policies.empty()) {
+      std::cerr << "rotor resume: name at least one --server ID or --policy NAME\n";
+      return 1;
+    }
     SystemClock clock;
     SystemRandom random;
     auto runtime = open_runtime(options->file, "resume", clock, random);
@@ -146,6 +160,18 @@ CommandRunner add_resume_command(CLI::App& app) {
         status = 1;
       } else {
         std::cout << id << ": resumed; the next run rotates it\n";
+      }
+    }
+    for (const auto& policy : options->policies) {
+      auto lifted = daemon::resume_policy(*runtime, policy);
+      if (!lifted) {
+        std::cerr << "rotor resume: " << lifted.error().to_string() << '\n';
+        status = 1;
+      } else if (*lifted) {
+        std::cout << "policy " << policy
+                  << ": hold lifted; the next run starts again with its canary wave\n";
+      } else {
+        std::cout << "policy " << policy << ": not held; nothing to do\n";
       }
     }
     return status;

@@ -3,6 +3,7 @@
 // daemon: every Vault write is check-and-set. Exit 0 when every server ended rotated or skipped.
 #include <fmt/format.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -77,6 +78,9 @@ int rotate(const RotateOptions& options) {
     }
   };
   const auto runs = daemon::run_policies(**runtime, run_options);
+  if (tty && std::any_of(runs.begin(), runs.end(), [](const auto& run) { return run.halted; })) {
+    std::fputc('\n', stderr);  // a halted run never reaches done == total
+  }
 
   std::map<engine::Outcome, std::size_t> totals;
   std::size_t retried = 0;
@@ -100,6 +104,12 @@ int rotate(const RotateOptions& options) {
                   std::string(engine::to_string(report.outcome)).c_str(),
                   std::string(engine::to_string(report.state)).c_str(), report.attempts,
                   report.detail.c_str());
+    }
+  }
+  for (const auto& run : runs) {
+    if (run.halted) {
+      failed = true;
+      std::printf("\npolicy %s halted: %s\n", run.policy.c_str(), run.halted->c_str());
     }
   }
   if (options.dry_run) {

@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <cmath>
 #include <ostream>
 #include <sstream>
 
@@ -156,7 +157,25 @@ bool Policy::operator==(const Policy& other) const {
          timezone == other.timezone && windows == other.windows && jitter == other.jitter &&
          password == other.password && after_reset == other.after_reset &&
          preflight_dry_run == other.preflight_dry_run && dry_run == other.dry_run &&
-         quarantine_after == other.quarantine_after && verify == other.verify;
+         quarantine_after == other.quarantine_after && verify == other.verify &&
+         canary == other.canary && error_budget == other.error_budget &&
+         head_start == other.head_start;
+}
+
+std::size_t ErrorBudget::allowed(std::size_t attempted) const {
+  if (!percent) {
+    return static_cast<std::size_t>(value);
+  }
+  return static_cast<std::size_t>(std::ceil(value * static_cast<double>(attempted) / 100.0));
+}
+
+std::string ErrorBudget::to_string() const {
+  if (!percent) {
+    return std::to_string(static_cast<std::int64_t>(value));
+  }
+  std::ostringstream out;
+  out << value << '%';
+  return out.str();
 }
 
 password::ApiProfile api_profile(const Policy& policy, Flavor flavor) {
@@ -197,7 +216,7 @@ SysSeconds due_at(const Policy& policy, std::optional<SysSeconds> last_rotation,
   SysSeconds base = now;
   if (last_rotation) {
     if (policy.max_age) {
-      base = *last_rotation + *policy.max_age;
+      base = *last_rotation + *policy.max_age - policy.head_start;
     } else if (policy.schedule) {
       base = policy.schedule->next_after(*last_rotation, policy.timezone).value_or(now);
     }
@@ -404,7 +423,9 @@ std::string to_yaml(const Config& config, const SummaryOptions& options) {
     out << "    after_reset: " << to_string(policy.after_reset) << '\n'
         << "    preflight_dry_run: " << (policy.preflight_dry_run ? "true" : "false") << '\n'
         << "    dry_run: " << (policy.dry_run ? "true" : "false") << '\n'
-        << "    quarantine_after: " << policy.quarantine_after << '\n';
+        << "    quarantine_after: " << policy.quarantine_after << '\n'
+        << "    canary: " << policy.canary << '\n'
+        << "    error_budget: " << yaml_quote(policy.error_budget.to_string()) << '\n';
     if (policy.verify) {
       out << "    verify:\n"
           << "      command: [";
@@ -413,6 +434,9 @@ std::string to_yaml(const Config& config, const SummaryOptions& options) {
       }
       out << "]\n"
           << "      timeout: " << format_duration(policy.verify->timeout) << '\n';
+    }
+    if (policy.head_start.count() > 0) {
+      out << "    head_start: " << format_duration(policy.head_start) << '\n';
     }
     if (options.now) {
       annotate(out, policy, config, *options.now);

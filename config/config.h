@@ -150,6 +150,17 @@ struct VerifySettings {
   bool operator==(const VerifySettings&) const = default;
 };
 
+// How many definite failures a policy's run tolerates before it halts (landscape.md: SSM
+// MaxErrors): a count, or a percentage of the servers attempted so far (rounded up).
+struct ErrorBudget {
+  bool percent = true;
+  double value = 5.0;  // failures (count) or percent
+  // Failures allowed once `attempted` servers have had a definite answer or an attempt.
+  [[nodiscard]] std::size_t allowed(std::size_t attempted) const;
+  [[nodiscard]] std::string to_string() const;  // "5%" or "3"
+  bool operator==(const ErrorBudget&) const = default;
+};
+
 struct Policy {
   std::string name;
   std::string cloud;
@@ -166,6 +177,11 @@ struct Policy {
   bool dry_run = false;
   int quarantine_after = 5;
   std::optional<VerifySettings> verify;
+  // The first wave of a run; the next waves double (docs/rotation.md, "Canary ramp").
+  int canary = 3;
+  ErrorBudget error_budget;
+  // max_age only: rotate this long before the deadline, so that retries fit before it.
+  std::chrono::seconds head_start{0};
   Position where;  // not part of equality
 
   bool operator==(const Policy& other) const;
@@ -180,7 +196,8 @@ struct Policy {
 [[nodiscard]] std::vector<password::Policy> password_policies(const Policy& policy, Flavor flavor);
 
 // When one server of `policy` is next due, for the scheduler:
-//  - the base: never rotated → `now`; max_age → last rotation + max_age; schedule → the first
+//  - the base: never rotated → `now`; max_age → last rotation + max_age - head_start; schedule →
+//    the first
 //    cron time after the last rotation (in the policy's time zone);
 //  - plus the server's deterministic jitter (jitter_offset), counted from the opening of the
 //    window in which the base falls (or the next one), never before the base itself, and moved to

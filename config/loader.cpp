@@ -1144,6 +1144,52 @@ std::optional<Policy> Loader::policy(const YAML::Node& node, const Config& confi
                  "the restart that makes the new password effective)");
     }
   }
+  if (auto canary = map.integer("canary", 1, 1000, false)) {
+    policy.canary = static_cast<int>(*canary);
+  }
+  if (Map::Entry* budget = map.find("error_budget")) {
+    const YAML::Mark at = mark_of(budget->value, budget->key_mark);
+    const std::string expected = "a count of failures (0..100000) or a percentage such as '5%'";
+    std::string text = budget->value.IsScalar() ? budget->value.Scalar() : std::string();
+    const bool percent = !text.empty() && text.back() == '%';
+    if (percent) {
+      text.pop_back();
+    }
+    const bool digits = !text.empty() &&
+                        std::all_of(text.begin(), text.end(),
+                                    [](char c) { return (c >= '0' && c <= '9') || c == '.'; }) &&
+                        std::count(text.begin(), text.end(), '.') <= 1 && text.front() != '.' &&
+                        text.back() != '.';
+    if (!budget->value.IsScalar() || !digits) {
+      ctx_.error(at, type_error("error_budget", expected));
+    } else if (!percent && text.find('.') != std::string::npos) {
+      ctx_.error(at, "'error_budget' (" + budget->value.Scalar() +
+                         ") must be a whole number of failures, or a percentage such as '5%'");
+    } else {
+      const double value = std::stod(text);
+      if (percent && value > 100.0) {
+        ctx_.error(at, "'error_budget' (" + budget->value.Scalar() + ") not within 0%..100%");
+      } else if (!percent && value > 100000.0) {
+        ctx_.error(at, "'error_budget' (" + budget->value.Scalar() + ") not within 0..100000");
+      } else {
+        policy.error_budget = ErrorBudget{percent, value};
+      }
+    }
+  }
+  if (auto head_start = map.duration("head_start", std::chrono::seconds{0}, kMaxDuration, false)) {
+    Map::Entry* entry = map.find("head_start");
+    if (!policy.max_age) {
+      ctx_.error(entry->key_mark,
+                 "'head_start' applies only to 'max_age' (a 'schedule' names the times itself)");
+    } else if (*head_start + policy.jitter >= *policy.max_age) {
+      ctx_.error(entry->value.Mark(), "'head_start' (" + format_duration(*head_start) +
+                                          ") plus 'jitter' (" + format_duration(policy.jitter) +
+                                          ") must be shorter than 'max_age' (" +
+                                          format_duration(*policy.max_age) + ")");
+    } else {
+      policy.head_start = *head_start;
+    }
+  }
   map.finish();
 
   // Can the password engine produce a password that the API will accept?

@@ -173,4 +173,45 @@ std::string configure_logging(const config::DaemonSettings& settings,
   return kind;
 }
 
+bool RepeatFilter::admit(const std::string& key, config::SysSeconds now) {
+  std::lock_guard lock(mutex_);
+  auto [entry, inserted] = entries_.try_emplace(key);
+  if (inserted || now >= entry->second.first + window_) {
+    if (!inserted && entry->second.suppressed > 0) {
+      carried_.push_back(Suppressed{key, entry->second.suppressed});  // for the next drain()
+    }
+    entry->second = Entry{now, 0};
+    return true;
+  }
+  ++entry->second.suppressed;
+  return false;
+}
+
+std::vector<RepeatFilter::Suppressed> RepeatFilter::drain(config::SysSeconds now, bool all) {
+  std::lock_guard lock(mutex_);
+  std::vector<Suppressed> out = std::move(carried_);
+  carried_.clear();
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (all || now >= it->second.first + window_) {
+      if (it->second.suppressed > 0) {
+        out.push_back(Suppressed{it->first, it->second.suppressed});
+      }
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return out;
+}
+
+std::size_t RepeatFilter::flush(std::string_view component, config::SysSeconds now, bool all) {
+  std::size_t total = 0;
+  for (const auto& suppressed : drain(now, all)) {
+    total += suppressed.count;
+    log::get(component)->warn("repeated message suppressed count={} window={}s message=\"{}\"",
+                              suppressed.count, window_.count(), suppressed.key);
+  }
+  return total;
+}
+
 }  // namespace rotor::daemon

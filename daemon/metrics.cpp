@@ -117,6 +117,22 @@ Metrics::Metrics()
                      .Name("rotor_vault_token_ttl_seconds")
                      .Help("Seconds left on the Vault token (0: never expires)")
                      .Register(*registry_)),
+      halts_(BuildCounter()
+                 .Name("rotor_policy_halts_total")
+                 .Help("Policy runs halted by the error budget")
+                 .Register(*registry_)),
+      held_(BuildGauge()
+                .Name("rotor_policy_held")
+                .Help("1 while a halted policy is held (no new rotations)")
+                .Register(*registry_)),
+      gone_(BuildGauge()
+                .Name("rotor_servers_gone")
+                .Help("Records of servers no longer in the cloud (marked, kept)")
+                .Register(*registry_)),
+      suppressed_(BuildCounter()
+                      .Name("rotor_log_messages_suppressed_total")
+                      .Help("Repeated identical log messages counted instead of logged")
+                      .Register(*registry_)),
       reloads_(BuildCounter()
                    .Name("rotor_config_reloads_total")
                    .Help("SIGHUP reloads by result")
@@ -131,6 +147,7 @@ Metrics::Metrics()
                                  .Register(*registry_)) {
   build_info_.Add({{"version", kVersion}, {"revision", kGitRevision}}).Set(1);
   token_ttl_.Add({});
+  suppressed_.Add({});
   reloads_.Add({{"result", "success"}});
   reloads_.Add({{"result", "failure"}});
   last_reload_success_.Add({});
@@ -176,6 +193,8 @@ void Metrics::schedule(const std::vector<ServerView>& servers,
       oldest_age_.Remove(&oldest_age_.Add({{"policy", old}}));
       pending_alerts_.Remove(&pending_alerts_.Add({{"policy", old}}));
       next_run_.Remove(&next_run_.Add({{"policy", old}}));
+      held_.Remove(&held_.Add({{"policy", old}}));
+      gone_.Remove(&gone_.Add({{"policy", old}}));
     }
   }
   policies_.clear();
@@ -190,6 +209,9 @@ void Metrics::schedule(const std::vector<ServerView>& servers,
     pending_alerts_.Add({{"policy", policy}}).Set(c.alerts);
   }
   for (const auto& policy : policies) {
+    halts_.Add({{"policy", policy.name}});
+    held_.Add({{"policy", policy.name}}).Set(policy.held.empty() ? 0 : 1);
+    gone_.Add({{"policy", policy.name}}).Set(static_cast<double>(policy.gone));
     if (policy.next_run) {
       next_run_.Add({{"policy", policy.name}})
           .Set(static_cast<double>(policy.next_run->time_since_epoch().count()));
@@ -211,6 +233,14 @@ void Metrics::api_request(std::string_view service, const std::string& endpoint,
 
 void Metrics::vault_token_ttl(std::int64_t seconds) {
   token_ttl_.Add({}).Set(static_cast<double>(seconds));
+}
+
+void Metrics::policy_halted(const std::string& policy) {
+  halts_.Add({{"policy", policy}}).Increment();
+}
+
+void Metrics::log_suppressed(std::size_t count) {
+  suppressed_.Add({}).Increment(static_cast<double>(count));
 }
 
 void Metrics::reload(bool success, config::SysSeconds at) {

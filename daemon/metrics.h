@@ -43,13 +43,18 @@ class Metrics {
   void rotation(const std::string& policy, const engine::Report& report,
                 std::chrono::duration<double> seconds);
   // rotor_servers, rotor_password_age_oldest_seconds, rotor_pending_alerts,
-  // rotor_last_success_timestamp_seconds, rotor_next_run_timestamp_seconds.
+  // rotor_last_success_timestamp_seconds, rotor_next_run_timestamp_seconds, rotor_policy_held,
+  // rotor_servers_gone.
   void schedule(const std::vector<ServerView>& servers, const std::vector<PolicyView>& policies,
                 config::SysSeconds now);
   // rotor_api_requests_total, rotor_api_request_duration_seconds. `code`: the status or "error".
   void api_request(std::string_view service, const std::string& endpoint, const std::string& code,
                    std::chrono::duration<double> seconds);
   void vault_token_ttl(std::int64_t seconds);
+  // rotor_policy_halts_total: a run stopped by the policy's error budget.
+  void policy_halted(const std::string& policy);
+  // rotor_log_messages_suppressed_total: repeats counted instead of logged.
+  void log_suppressed(std::size_t count);
   void reload(bool success, config::SysSeconds at);
 
  private:
@@ -65,6 +70,10 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& api_requests_;
   prometheus::Family<prometheus::Histogram>& api_duration_;
   prometheus::Family<prometheus::Gauge>& token_ttl_;
+  prometheus::Family<prometheus::Counter>& halts_;
+  prometheus::Family<prometheus::Gauge>& held_;
+  prometheus::Family<prometheus::Gauge>& gone_;
+  prometheus::Family<prometheus::Counter>& suppressed_;
   prometheus::Family<prometheus::Counter>& reloads_;
   prometheus::Family<prometheus::Gauge>& last_reload_success_;
   prometheus::Family<prometheus::Gauge>& last_reload_timestamp_;

@@ -6,32 +6,104 @@
 #include <thread>
 
 #include "common/log.h"
+#include "daemon/hold.h"
+#include "daemon/ramp.h"
 #include "daemon/selection.h"
+#include "engine/record.h"
 
 namespace rotor::daemon {
 namespace {
 
-std::vector<engine::Report> rotate_unique(engine::Rotator& rotator,
-                                          const engine::RotationPolicy& policy,
-                                          const std::vector<engine::Target>& targets,
-                                          int concurrency,
-                                          const std::function<void(const engine::Report&)>& done) {
-  std::vector<engine::Report> reports(targets.size());
-  std::atomic<std::size_t> next{0};
-  const auto worker = [&] {
-    for (std::size_t i = next++; i < targets.size(); i = next++) {
-      reports[i] = rotator.rotate(policy, targets[i]);
-      done(reports[i]);
+const char* const kResumeHint = "rotor resume --policy ";
+
+// The non-dry-run part of one policy's run: hold check, waves, budget, hold on a halt.
+void run_policy(Runtime& runtime, const config::Policy& policy, engine::Rotator& rotator,
+                const engine::RotationPolicy& rotation, const config::Cloud& cloud,
+                std::vector<engine::Target> targets, bool explicit_servers,
+                const std::function<void(const engine::Report&)>& report_done, PolicyRun& run) {
+  auto logger = log::get("daemon");
+  const config::Config& cfg = runtime.config();
+  const auto now = std::chrono::time_point_cast<std::chrono::seconds>(runtime.clock().now());
+  const std::string fingerprint = policy_fingerprint(cfg, policy);
+  std::optional<Hold> held;
+  if (auto stored = read_hold(runtime.vault(), policy.name); !stored) {
+    run.error = stored.error();
+    return;  // cannot tell whether the policy is held: do nothing rather than guess
+  } else if (*stored && (*stored)->fingerprint != fingerprint) {
+    if (auto lifted = lift_hold(runtime.vault(), policy.name, "configuration change",
+                                engine::format_time(now));
+        !lifted) {
+      run.error = lifted.error();
+      return;
     }
-  };
-  const auto threads = static_cast<std::size_t>(std::max(1, concurrency));
-  std::vector<std::jthread> pool;
-  for (std::size_t t = 1; t < std::min(threads, targets.size()); ++t) {
-    pool.emplace_back(worker);
+    logger->warn("policy hold lifted: the policy's configuration changed policy={} was=\"{}\"",
+                 policy.name, (*stored)->reason);
+  } else {
+    held = *stored;
   }
-  worker();
-  pool.clear();  // joins
-  return reports;
+
+  // Pending rotations are resumed first and are never held back (I4).
+  std::vector<engine::Target> resumes;
+  std::vector<engine::Target> fresh;
+  for (auto& target : targets) {
+    auto metadata = runtime.vault().read_metadata(target.vault_path);
+    const bool pending = metadata && metadata->custom_metadata.count("state") != 0 &&
+                         metadata->custom_metadata.at("state") == "pending";
+    (pending ? resumes : fresh).push_back(std::move(target));
+  }
+  if (held && !explicit_servers) {
+    run.halted = fmt::format("policy {} is held since {}: {}; fix the cause, then run `{}{}`",
+                             policy.name, held->since, held->reason, kResumeHint, policy.name);
+    run.untouched = fresh.size();
+    fresh.clear();
+  }
+  const std::size_t batch =
+      rotation.mode == engine::Mode::Unique
+          ? 1
+          : std::max<std::size_t>(1, static_cast<std::size_t>(cloud.limits.max_batch));
+  std::vector<PlannedJob> planned = plan_waves(std::move(resumes), std::move(fresh), batch,
+                                               static_cast<std::size_t>(policy.canary));
+  std::vector<RampRun> runs(1);
+  runs[0].policy = policy.name;
+  runs[0].budget = policy.error_budget;
+  std::vector<RampJob> jobs;
+  for (auto& job : planned) {
+    RampJob ramp;
+    ramp.wave = job.wave;
+    ramp.servers = job.targets.size();
+    ramp.work = [&rotator, &rotation, &job] {
+      if (rotation.mode == engine::Mode::Unique) {
+        return std::vector<engine::Report>{rotator.rotate(rotation, job.targets.front())};
+      }
+      return rotator.rotate_shared(rotation, job.targets);
+    };
+    jobs.push_back(std::move(ramp));
+  }
+  const std::atomic<bool> never{false};
+  run_ramped(runs, jobs, cfg.daemon.concurrency, never,
+             [&](const RampJob&, const std::vector<engine::Report>& reports) {
+               for (const auto& report : reports) {
+                 report_done(report);
+                 run.reports.push_back(report);
+               }
+             });
+  if (runs[0].halted) {
+    run.halted = fmt::format(
+        "the run halted: {}; {} servers were left untouched; fix the cause, "
+        "then run `{}{}`",
+        runs[0].halt_reason, runs[0].untouched, kResumeHint, policy.name);
+    run.untouched += runs[0].untouched;
+    logger->error("policy run halted: {}; {} servers left untouched policy={}", runs[0].halt_reason,
+                  runs[0].untouched, policy.name);
+    Hold hold;
+    hold.reason = runs[0].halt_reason;
+    hold.since = engine::format_time(now);
+    hold.fingerprint = fingerprint;
+    if (auto written = write_hold(runtime.vault(), policy.name, hold); !written) {
+      logger->error("cannot store the policy hold in Vault policy={} error=\"{}\"", policy.name,
+                    written.error().to_string());
+    }
+  }
 }
 
 }  // namespace
@@ -139,11 +211,12 @@ std::vector<PolicyRun> run_policies(Runtime& runtime, const RunOptions& options)
 
     std::mutex progress_mutex;
     std::size_t done = 0;
+    const std::size_t total = targets.size() + locked.size();
     const auto report_done = [&](const engine::Report& report) {
       std::lock_guard lock(progress_mutex);
       ++done;
       if (options.progress) {
-        options.progress(report, done, targets.size());
+        options.progress(report, done, total);
       }
     };
 
@@ -152,20 +225,9 @@ std::vector<PolicyRun> run_policies(Runtime& runtime, const RunOptions& options)
       for (const auto& report : run.reports) {
         report_done(report);
       }
-    } else if (rotation.mode == engine::Mode::Unique) {
-      run.reports = rotate_unique(*rotator, rotation, targets, cfg.daemon.concurrency, report_done);
     } else {
-      const std::size_t batch =
-          std::max<std::size_t>(1, static_cast<std::size_t>(cloud_cfg->limits.max_batch));
-      for (std::size_t start = 0; start < targets.size(); start += batch) {
-        const auto end = std::min(targets.size(), start + batch);
-        auto reports = rotator->rotate_shared(
-            rotation, std::span<const engine::Target>(targets.data() + start, end - start));
-        for (auto& report : reports) {
-          report_done(report);
-          run.reports.push_back(std::move(report));
-        }
-      }
+      run_policy(runtime, policy, *rotator, rotation, *cloud_cfg, std::move(targets),
+                 !options.server_ids.empty(), report_done, run);
     }
     for (auto& report : locked) {
       report_done(report);

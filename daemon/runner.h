@@ -1,8 +1,10 @@
 #pragma once
-// One pass over the configured policies: list each policy's servers, select them, and rotate
-// them through the engine — unique-mode servers in parallel up to the concurrency limit,
-// shared-mode servers in batches of at most the cloud's max_batch. Used by `rotor rotate` and by
-// the daemon's scheduler.
+// One pass over the configured policies (`rotor rotate`): list each policy's servers, select them,
+// and rotate them through the engine — unique-mode servers in parallel up to the concurrency
+// limit, shared-mode servers in batches of at most the cloud's max_batch — in waves (pending
+// resumes, the canary, doubling waves) stopped by the policy's error budget (daemon/ramp.h). A
+// halted run holds the policy in Vault (daemon/hold.h), as the daemon's ticks do; a held policy
+// runs only its pending resumes, unless servers are named explicitly (`--server`).
 
 #include <functional>
 #include <optional>
@@ -27,6 +29,10 @@ struct PolicyRun {
   std::string cloud;
   std::vector<engine::Report> reports;
   std::optional<Error> error;  // the policy could not run at all (listing failed, …)
+  // Why new rotations stopped early: the run exceeded its error budget, or the policy was held
+  // by an earlier halt (pending resumes ran all the same). nullopt: the run went through.
+  std::optional<std::string> halted;
+  std::size_t untouched = 0;  // selected servers this run left alone because of the halt
 };
 
 std::vector<PolicyRun> run_policies(Runtime& runtime, const RunOptions& options);

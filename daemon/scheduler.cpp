@@ -9,10 +9,15 @@
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <numeric>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "common/log.h"
+#include "daemon/ramp.h"
+#include "daemon/reconcile.h"
+#include "daemon/record_metadata.h"
 #include "daemon/selection.h"
 #include "engine/record.h"
 
@@ -25,6 +30,8 @@ struct Scheduler::Job {
   engine::RotationPolicy rotation;
   std::vector<engine::Target> targets;  // one in unique mode, a batch in shared mode
   bool reboot_allowed = true;
+  bool resume_only = false;  // a pending record outside every selection (reconcile)
+  std::size_t wave = 0;
 };
 
 namespace {
@@ -35,17 +42,16 @@ SysSeconds to_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::time_point_cast<std::chrono::seconds>(t);
 }
 
-std::optional<SysSeconds> metadata_time(const std::map<std::string, std::string>& metadata,
-                                        const char* key) {
-  auto found = metadata.find(key);
-  if (found == metadata.end()) {
-    return std::nullopt;
+// `text` with every occurrence of `id` replaced, so that one error about many servers is one
+// kind of message for the repeat filter.
+std::string without_id(std::string text, const std::string& id) {
+  if (id.empty()) {
+    return text;
   }
-  auto parsed = engine::parse_time(found->second);
-  if (!parsed) {
-    return std::nullopt;
+  for (auto at = text.find(id); at != std::string::npos; at = text.find(id, at + 4)) {
+    text.replace(at, id.size(), "{id}");
   }
-  return to_seconds(*parsed);
+  return text;
 }
 
 std::int64_t unix_seconds(SysSeconds t) {
@@ -55,8 +61,56 @@ std::int64_t unix_seconds(SysSeconds t) {
 }  // namespace
 
 Scheduler::Scheduler(Runtime& runtime, SchedulerOptions options)
-    : runtime_(&runtime), options_(std::move(options)) {
+    : runtime_(&runtime), options_(std::move(options)), repeats_(options_.log_repeat_window) {
   load_cache();
+}
+
+std::string Scheduler::check_hold(const config::Policy& policy, SysSeconds now) {
+  auto logger = log::get("scheduler");
+  Runtime& rt = *runtime_;
+  const std::string fingerprint = policy_fingerprint(rt.config(), policy);
+  std::optional<Hold> held;
+  if (auto local = unpersisted_holds_.find(policy.name); local != unpersisted_holds_.end()) {
+    held = local->second;
+    if (write_hold(rt.vault(), policy.name, local->second)) {
+      unpersisted_holds_.erase(local);  // from now on Vault says (and `rotor resume` can lift it)
+    }
+  } else if (auto stored = read_hold(rt.vault(), policy.name); stored) {
+    held = *stored;
+  } else if (repeats_.admit("cannot read the policy hold policy=" + policy.name, now)) {
+    logger->warn("cannot read the policy hold policy={} error=\"{}\"", policy.name,
+                 stored.error().to_string());
+  }
+  if (!held) {
+    return {};
+  }
+  if (held->fingerprint != fingerprint) {
+    if (auto lifted =
+            lift_hold(rt.vault(), policy.name, "configuration change", engine::format_time(now));
+        lifted) {
+      unpersisted_holds_.erase(policy.name);
+      logger->warn("policy hold lifted: the policy's configuration changed policy={} was=\"{}\"",
+                   policy.name, held->reason);
+      return {};
+    }
+  }
+  return held->reason.empty() ? std::string("held") : held->reason;
+}
+
+void Scheduler::hold(const config::Policy& policy, const std::string& reason, SysSeconds now) {
+  Runtime& rt = *runtime_;
+  Hold held;
+  held.reason = reason;
+  held.since = engine::format_time(now);
+  held.fingerprint = policy_fingerprint(rt.config(), policy);
+  if (auto written = write_hold(rt.vault(), policy.name, held); !written) {
+    log::get("scheduler")
+        ->error(
+            "cannot store the policy hold in Vault; held by this process only policy={} "
+            "error=\"{}\"",
+            policy.name, written.error().to_string());
+    unpersisted_holds_[policy.name] = std::move(held);
+  }
 }
 
 TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
@@ -68,13 +122,52 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
   summary.at = now;
   SysSeconds next_wake = now + options_.tick_interval;
 
-  if (auto maintained = rt.store().maintain(); !maintained) {
+  if (auto maintained = rt.store().maintain();
+      !maintained &&
+      repeats_.admit(
+          "vault token maintenance failed error=\"" + maintained.error().to_string() + "\"", now)) {
     logger->warn("vault token maintenance failed error=\"{}\"", maintained.error().to_string());
   }
 
   std::map<std::string, ServerView> view;
   std::map<std::string, PolicyView> policy_view;
   std::vector<Job> jobs;
+  std::vector<RampRun> runs;
+  std::vector<std::size_t> job_run;                          // the run of each job
+  std::map<std::string, std::vector<ecs::Server>> listings;  // by cloud, for the reconcile pass
+  std::set<std::string> selected_paths;
+  std::set<std::string> marked_paths;  // selected, but still marked gone_since
+  const auto add_jobs = [&](const config::Policy& policy, engine::Rotator* rotator,
+                            const engine::RotationPolicy& rotation, std::size_t batch,
+                            bool reboot_allowed, std::vector<engine::Target> resumes,
+                            std::vector<engine::Target> fresh) {
+    std::size_t run = runs.size();
+    for (std::size_t r = 0; r < runs.size(); ++r) {
+      if (runs[r].policy == policy.name) {
+        run = r;
+      }
+    }
+    if (run == runs.size()) {
+      RampRun ramp;
+      ramp.policy = policy.name;
+      ramp.budget = policy.error_budget;
+      runs.push_back(std::move(ramp));
+    }
+    for (auto& planned : plan_waves(std::move(resumes), std::move(fresh), batch,
+                                    static_cast<std::size_t>(policy.canary))) {
+      Job job;
+      job.policy = policy.name;
+      job.config = &policy;
+      job.rotator = rotator;
+      job.rotation = rotation;
+      job.reboot_allowed = reboot_allowed;
+      job.wave = planned.wave;
+      job.targets = std::move(planned.targets);
+      jobs.push_back(std::move(job));
+      job_run.push_back(run);
+    }
+  };
+
   for (const auto& policy : cfg.policies) {
     PolicyView pv;
     pv.name = policy.name;
@@ -83,6 +176,9 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       if (auto old = policy_view_.find(policy.name); old != policy_view_.end()) {
         pv.last_success = old->second.last_success;
       }
+    }
+    if (auto gone = gone_.find(policy.name); gone != gone_.end()) {
+      pv.gone = gone->second;
     }
     ecs::EcsClient* cloud = rt.cloud(policy.cloud);
     engine::Rotator* rotator = rt.rotator(policy.cloud);
@@ -95,12 +191,18 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     auto listing = cloud->list_servers();
     if (!listing) {
       pv.error = listing.error().to_string();
-      logger->warn("cannot list servers policy={} error=\"{}\"", policy.name, pv.error);
+      if (repeats_.admit(
+              "cannot list servers policy=" + policy.name + " error=\"" + pv.error + "\"", now)) {
+        logger->warn("cannot list servers policy={} error=\"{}\"", policy.name, pv.error);
+      }
       policy_view[policy.name] = std::move(pv);
       continue;
     }
+    listings[policy.cloud] = *listing;
+    pv.held = check_hold(policy, now);
     const bool in_window = policy.windows.empty() || config::in_any_window(policy.windows, now);
     const engine::RotationPolicy rotation = rotation_policy(policy);
+    std::vector<engine::Target> resumes;
     std::vector<engine::Target> due;
     for (auto& server : select(policy, *listing)) {
       ServerView sv;
@@ -109,36 +211,49 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       sv.server_name = server.name;
       sv.state = "unrotated";
       const std::string path = vault_path(cfg.vault.kv.path, *cloud_cfg, policy, server);
+      selected_paths.insert(path);
       auto metadata = rt.vault().read_metadata(path);
       if (metadata) {
-        const auto& custom = metadata->custom_metadata;
-        if (auto state = custom.find("state"); state != custom.end()) {
-          sv.state = state->second;
+        const RecordMetadata parsed = parse_record_metadata(metadata->custom_metadata);
+        sv.state = parsed.state;
+        sv.quarantined = parsed.quarantined;
+        sv.rotated_at = parsed.rotated_at;
+        if (parsed.gone) {
+          marked_paths.insert(path);
         }
-        if (auto q = custom.find("quarantined"); q != custom.end()) {
-          sv.quarantined = q->second;
-        }
-        sv.rotated_at = metadata_time(custom, "rotated_at");
       } else if (metadata.error().code() != ErrorCode::NotFound) {
-        logger->warn("cannot read metadata policy={} server_id={} error=\"{}\"", policy.name,
-                     server.id, metadata.error().to_string());
+        const std::string error = metadata.error().to_string();
+        if (repeats_.admit("cannot read metadata policy=" + policy.name + " error=\"" +
+                               without_id(error, server.id) + "\"",
+                           now)) {
+          logger->warn("cannot read metadata policy={} server_id={} error=\"{}\"", policy.name,
+                       server.id, error);
+        }
         continue;  // unknown state: never act on a guess
       }
       const bool pending = sv.state == "pending";
       sv.next_due = pending ? now : config::due_at(policy, sv.rotated_at, server.id, now);
       bool run = false;
-      if (!sv.quarantined.empty() || server.locked) {
-        run = false;  // parked until an operator acts; not scheduled
-      } else if (pending) {
-        run = true;  // resume at once; reboots only in a window
-      } else if (sv.next_due <= now) {
+      if (auto backoff = skipped_.find(server.id); backoff != skipped_.end()) {
+        if (backoff->second.state != sv.state || backoff->second.rotated_at != sv.rotated_at) {
+          skipped_.erase(backoff);  // the record changed: try again
+        } else if (!pending && now < backoff->second.until) {
+          sv.next_due = std::max(sv.next_due, backoff->second.until);
+        }
+      }
+      // Quarantined and locked servers are parked until an operator acts; a held policy (a
+      // halted run) starts no new rotation until it changes or is resumed.
+      const bool parked = !sv.quarantined.empty() || server.locked;
+      if (!parked && pending) {
+        run = true;  // resume at once, even when the policy is held; reboots only in a window
+      } else if (!parked && pv.held.empty() && sv.next_due <= now) {
         if (in_window) {
           run = true;
         } else {
           sv.next_due = config::next_window_open(policy.windows, now);
         }
       }
-      if (sv.quarantined.empty() && !server.locked) {
+      if (!parked && (pv.held.empty() || pending)) {
         const SysSeconds next = run ? now : sv.next_due;
         pv.next_run = pv.next_run ? std::min(*pv.next_run, next) : next;
         if (!run) {
@@ -149,39 +264,115 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
         engine::Target target;
         target.server = std::move(server);
         target.vault_path = path;
-        due.push_back(std::move(target));
+        (pending ? resumes : due).push_back(std::move(target));
       }
       view[sv.server_id] = std::move(sv);
     }
-    if (!due.empty()) {
+    if (!resumes.empty() || !due.empty()) {
       const std::size_t batch =
           rotation.mode == engine::Mode::Unique
               ? 1
               : std::max<std::size_t>(1, static_cast<std::size_t>(cloud_cfg->limits.max_batch));
-      for (std::size_t start = 0; start < due.size(); start += batch) {
-        Job job;
-        job.policy = policy.name;
-        job.config = &policy;
-        job.rotator = rotator;
-        job.rotation = rotation;
-        job.reboot_allowed = in_window;
-        const auto end = std::min(due.size(), start + batch);
-        job.targets.assign(
-            std::make_move_iterator(due.begin() + static_cast<std::ptrdiff_t>(start)),
-            std::make_move_iterator(due.begin() + static_cast<std::ptrdiff_t>(end)));
-        jobs.push_back(std::move(job));
-      }
+      add_jobs(policy, rotator, rotation, batch, in_window, std::move(resumes), std::move(due));
     }
     policy_view[policy.name] = std::move(pv);
   }
 
-  // Run the due servers with the concurrency limit across policies.
-  std::mutex done_mutex;
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> interrupted{false};
+  // The reconcile pass: at start-up, then every reconcile_interval.
+  if (!next_reconcile_ || now >= *next_reconcile_) {
+    summary.reconciled = true;
+    next_reconcile_ = now + options_.reconcile_interval;
+    if (!warned_unsupported_) {
+      warned_unsupported_ = true;
+      std::vector<std::string> unsupported;
+      (void)reconcile_scopes(cfg, &unsupported);
+      for (const auto& name : unsupported) {
+        logger->warn(
+            "reconcile: the record path template does not end in {{server_id}} or "
+            "{{server_name}}; records of servers gone from the cloud are not looked for policy={}",
+            name);
+      }
+    }
+    auto reconciled = reconcile(rt, listings, selected_paths, marked_paths, now);
+    for (const auto& error : reconciled.errors) {
+      if (repeats_.admit("reconcile: " + error, now)) {
+        logger->warn("reconcile failed error=\"{}\"", error);
+      }
+    }
+    gone_ = reconciled.gone;
+    for (auto& [name, pv] : policy_view) {
+      auto found = gone_.find(name);
+      pv.gone = found == gone_.end() ? 0 : found->second;
+    }
+    if (reconciled.newly_gone > 0 || reconciled.back > 0) {
+      logger->info(
+          "reconcile finished gone={} newly_gone={} back={} pending_outside={}",
+          std::accumulate(gone_.begin(), gone_.end(), std::size_t{0},
+                          [](std::size_t sum, const auto& entry) { return sum + entry.second; }),
+          reconciled.newly_gone, reconciled.back, reconciled.pending.size());
+    }
+    // Pending records that no policy selects any more (tags changed mid-rotation): resumed with
+    // their own pending password, under the policy they name (I4).
+    static const config::Policy kUnknownPolicy;
+    for (auto& outside : reconciled.pending) {
+      const config::Policy* policy = &kUnknownPolicy;
+      for (const auto& candidate : cfg.policies) {
+        if (candidate.name == outside.policy) {
+          policy = &candidate;
+        }
+      }
+      engine::Rotator* rotator = rt.rotator(outside.cloud);
+      if (rotator == nullptr) {
+        continue;
+      }
+      const std::string key = "pending rotation outside every selection policy=" + outside.policy;
+      if (repeats_.admit(key, now)) {
+        logger->warn(
+            "pending rotation outside every policy's selection; resuming it with its pending "
+            "password policy={} server_id={}",
+            outside.policy.empty() ? "unknown" : outside.policy, outside.target.server.id);
+      }
+      engine::RotationPolicy rotation =
+          policy == &kUnknownPolicy ? engine::RotationPolicy{} : rotation_policy(*policy);
+      if (policy == &kUnknownPolicy) {
+        rotation.name = outside.policy;
+      }
+      ServerView sv;
+      sv.policy = outside.policy;
+      sv.server_id = outside.target.server.id;
+      sv.server_name = outside.target.server.name;
+      sv.state = "pending";
+      sv.next_due = now;
+      view[sv.server_id] = sv;
+      Job job;
+      job.policy = outside.policy;
+      job.config = policy;
+      job.rotator = rotator;
+      job.rotation = rotation;
+      job.reboot_allowed = false;  // not selected: no reboot on this policy's behalf
+      job.resume_only = true;
+      job.wave = 0;
+      job.targets.push_back(std::move(outside.target));
+      std::size_t run = runs.size();
+      for (std::size_t r = 0; r < runs.size(); ++r) {
+        if (runs[r].policy == outside.policy) {
+          run = r;
+        }
+      }
+      if (run == runs.size()) {
+        RampRun ramp;
+        ramp.policy = outside.policy;
+        ramp.budget = policy->error_budget;
+        runs.push_back(std::move(ramp));
+      }
+      jobs.push_back(std::move(job));
+      job_run.push_back(run);
+    }
+  }
+
+  // Run the due servers in waves, with the concurrency limit across policies.
   const auto record = [&](const Job& job, const engine::Report& report,
                           std::chrono::duration<double> seconds) {
-    std::lock_guard lock(done_mutex);
     ++summary.due;
     auto& sv = view[report.server_id];
     sv.alert = report.alert;
@@ -197,54 +388,91 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       case engine::Outcome::Skipped: break;
     }
     sv.state = std::string(engine::to_string(report.state));
-    if (!report.detail.empty() && report.outcome == engine::Outcome::Skipped &&
-        report.detail.find("quarantin") != std::string::npos) {
+    const bool quarantine = report.detail.find("quarantin") != std::string::npos;
+    if (!report.detail.empty() && report.outcome == engine::Outcome::Skipped && quarantine) {
       sv.quarantined = report.detail;
     }
     sv.next_due = sv.state == "pending"
                       ? at + options_.tick_interval
                       : config::due_at(*job.config, sv.rotated_at, report.server_id, at);
+    if (report.outcome == engine::Outcome::Skipped && !quarantine && sv.state != "pending" &&
+        !job.resume_only) {
+      // Not retried (and re-logged) every tick: back off until the record changes.
+      auto& backoff = skipped_[report.server_id];
+      backoff.step = backoff.step.count() == 0
+                         ? std::chrono::seconds(std::chrono::hours(1))
+                         : std::min<std::chrono::seconds>(backoff.step * 2, std::chrono::hours(24));
+      backoff.until = at + backoff.step;
+      backoff.state = sv.state;
+      backoff.rotated_at = sv.rotated_at;
+      sv.next_due = std::max(sv.next_due, backoff.until);
+    }
     if (options_.on_report) {
       options_.on_report(job.policy, report, seconds);
     }
   };
-  const auto worker = [&] {
-    for (std::size_t i = next++; i < jobs.size(); i = next++) {
-      if (stop.load()) {
-        interrupted = true;
-        continue;
-      }
-      const Job& job = jobs[i];
+  std::vector<RampJob> ramp_jobs;
+  ramp_jobs.reserve(jobs.size());
+  std::vector<std::chrono::duration<double>> durations(jobs.size());
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    RampJob ramp;
+    ramp.run = job_run[i];
+    ramp.wave = jobs[i].wave;
+    ramp.servers = jobs[i].targets.size();
+    ramp.work = [&rt, &job = jobs[i], &seconds = durations[i]] {
       const auto started = rt.clock().monotonic();
       std::vector<engine::Report> reports;
-      if (job.rotation.mode == engine::Mode::Unique) {
+      if (job.resume_only) {
+        reports.push_back(job.rotator->resume(job.rotation, job.targets.front(), false));
+      } else if (job.rotation.mode == engine::Mode::Unique) {
         reports.push_back(
             job.rotator->rotate(job.rotation, job.targets.front(), job.reboot_allowed));
       } else {
         reports = job.rotator->rotate_shared(job.rotation, job.targets, job.reboot_allowed);
       }
-      const std::chrono::duration<double> seconds = rt.clock().monotonic() - started;
-      for (const auto& report : reports) {
+      seconds = rt.clock().monotonic() - started;
+      return reports;
+    };
+    ramp_jobs.push_back(std::move(ramp));
+  }
+  const auto done = [&](const RampJob& ramp, const std::vector<engine::Report>& reports) {
+    const std::size_t index = static_cast<std::size_t>(&ramp - ramp_jobs.data());
+    const Job& job = jobs[index];
+    for (const auto& report : reports) {
+      const bool failed = report.outcome == engine::Outcome::Failed;
+      const std::string detail = report.detail.empty() ? "" : " detail=\"" + report.detail + "\"";
+      if (!failed ||
+          repeats_.admit(
+              "rotation failed policy=" + job.policy + without_id(detail, report.server_id), now)) {
         logger->info("rotation finished policy={} server_id={} result={} state={} attempts={}{}",
                      job.policy, report.server_id, engine::to_string(report.outcome),
-                     engine::to_string(report.state), report.attempts,
-                     report.detail.empty() ? "" : " detail=\"" + report.detail + "\"");
-        record(job, report, seconds);
+                     engine::to_string(report.state), report.attempts, detail);
       }
+      record(job, report, durations[index]);
     }
   };
-  const auto threads =
-      std::min(static_cast<std::size_t>(std::max(1, cfg.daemon.concurrency)), jobs.size());
-  {
-    std::vector<std::jthread> pool;
-    for (std::size_t t = 1; t < threads; ++t) {
-      pool.emplace_back(worker);
+  const bool interrupted = run_ramped(runs, ramp_jobs, cfg.daemon.concurrency, stop, done);
+  for (const auto& run : runs) {
+    if (!run.halted) {
+      continue;
     }
-    if (!jobs.empty()) {
-      worker();
+    summary.halted.push_back(run.policy);
+    summary.untouched += run.untouched;
+    logger->error(
+        "policy run halted: {}; {} due servers left untouched; the policy is held (resumes still "
+        "run) until its configuration changes or `rotor resume --policy {}` policy={}",
+        run.halt_reason, run.untouched, run.policy, run.policy);
+    for (const auto& policy : cfg.policies) {
+      if (policy.name == run.policy) {
+        hold(policy, run.halt_reason, now);
+        policy_view[policy.name].held = run.halt_reason;
+      }
+    }
+    if (options_.on_halt) {
+      options_.on_halt(run.policy);
     }
   }
-  summary.interrupted = interrupted.load();
+  summary.interrupted = interrupted;
   if (summary.still_pending > 0 || summary.interrupted) {
     next_wake = std::min(next_wake, now + options_.tick_interval);
   }
@@ -255,9 +483,13 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     policy_view_ = std::move(policy_view);
   }
   save_cache();
+  if (const std::size_t suppressed = repeats_.flush("scheduler", to_seconds(rt.clock().now()));
+      suppressed > 0 && options_.on_suppressed) {
+    options_.on_suppressed(suppressed);
+  }
   if (summary.due > 0) {
-    logger->info("tick finished due={} rotated={} failed={} pending={}", summary.due,
-                 summary.rotated, summary.failed, summary.still_pending);
+    logger->info("tick finished due={} rotated={} failed={} pending={} halted={}", summary.due,
+                 summary.rotated, summary.failed, summary.still_pending, summary.halted.size());
   }
   return summary;
 }

@@ -4,8 +4,15 @@
 // across policies. Pending rotations are resumed on every tick (the first tick is the start-up
 // reconcile pass). Rotations start, and reboots happen, only inside a policy's windows.
 //
-// Due time per server: pending → now; no record → now; otherwise config::due_at (max_age or cron,
-// windows, jitter). Quarantined servers are left alone until `rotor resume`.
+// Due time per server: pending → now; no record → now; otherwise config::due_at (max_age minus
+// head_start, or cron; windows, jitter). Quarantined servers are left alone until `rotor resume`;
+// a server the engine skipped (e.g. too many rotations without a confirmed restart) is backed off
+// (1 h, doubling to 24 h) until its record changes.
+//
+// Each policy's due servers run in waves (daemon/ramp.h): resumes, then the canary, then doubling
+// waves, halted by the policy's error budget. A halted policy is held (daemon/hold.h): no new
+// rotation until its configuration changes or `rotor resume --policy`; resumes still run.
+// The reconcile pass (daemon/reconcile.h) runs on the first tick and every reconcile_interval.
 //
 // A cache of the schedule (server id → policy, state, rotated_at, next due) is written atomically
 // to the state directory after every tick. It never holds a password, and it is only a cache:
@@ -21,6 +28,8 @@
 #include <vector>
 
 #include "config/config.h"
+#include "daemon/hold.h"
+#include "daemon/logging.h"
 #include "daemon/runtime.h"
 #include "engine/rotator.h"
 
@@ -41,7 +50,9 @@ struct PolicyView {
   std::string name;
   std::optional<config::SysSeconds> next_run;  // the earliest next work among its servers
   std::optional<config::SysSeconds> last_success;
-  std::string error;  // listing failed on the last tick
+  std::string error;     // listing failed on the last tick
+  std::string held;      // why the policy is held (a halted run); empty when not held
+  std::size_t gone = 0;  // records marked gone_since by the last reconcile pass
 };
 
 struct TickSummary {
@@ -51,7 +62,10 @@ struct TickSummary {
   std::size_t rotated = 0;
   std::size_t failed = 0;
   std::size_t still_pending = 0;
-  bool interrupted = false;  // a stop request left due servers for later
+  bool interrupted = false;         // a stop request left due servers for later
+  bool reconciled = false;          // the reconcile pass ran in this tick
+  std::vector<std::string> halted;  // policies whose run the error budget halted in this tick
+  std::size_t untouched = 0;        // due servers left alone by those halts
 };
 
 struct SchedulerOptions {
@@ -62,6 +76,13 @@ struct SchedulerOptions {
   std::function<void(const std::string& policy, const engine::Report& report,
                      std::chrono::duration<double> seconds)>
       on_report;
+  // Called once per halted run, from the tick's thread.
+  std::function<void(const std::string& policy)> on_halt;
+  // Called after each tick with the number of log messages suppressed as repeats.
+  std::function<void(std::size_t count)> on_suppressed;
+  std::chrono::seconds reconcile_interval{3600};
+  // Repeated identical warnings inside this window are counted, not logged (daemon/logging.h).
+  std::chrono::seconds log_repeat_window{600};
 };
 
 class Scheduler {
@@ -82,14 +103,31 @@ class Scheduler {
 
  private:
   struct Job;
+  struct SkipBackoff {
+    config::SysSeconds until{};
+    std::chrono::seconds step{0};
+    std::string state;
+    std::optional<config::SysSeconds> rotated_at;
+  };
   void save_cache() const;
   void load_cache();
+  // The policy's hold: from Vault (lifted when the policy changed), or the one this process could
+  // not persist yet. Empty: not held.
+  std::string check_hold(const config::Policy& policy, config::SysSeconds now);
+  void hold(const config::Policy& policy, const std::string& reason, config::SysSeconds now);
 
   Runtime* runtime_;
   SchedulerOptions options_;
   mutable std::mutex mutex_;
   std::map<std::string, ServerView> view_;  // by server id
   std::map<std::string, PolicyView> policy_view_;
+  // Only touched by tick() (and its serialised record callback).
+  std::map<std::string, SkipBackoff> skipped_;     // by server id
+  std::map<std::string, Hold> unpersisted_holds_;  // by policy: Vault could not be written
+  std::map<std::string, std::size_t> gone_;        // by policy, from the last reconcile pass
+  std::optional<config::SysSeconds> next_reconcile_;
+  bool warned_unsupported_ = false;
+  RepeatFilter repeats_;
 };
 
 // The state cache: read and written as JSON. Reading a missing or broken file yields nothing.

@@ -98,6 +98,8 @@ int Service::run() {
                                        std::chrono::duration<double> seconds) {
     metrics_.rotation(policy, report, seconds);
   };
+  scheduler_options.on_halt = [this](const std::string& policy) { metrics_.policy_halted(policy); };
+  scheduler_options.on_suppressed = [this](std::size_t count) { metrics_.log_suppressed(count); };
   scheduler_ = std::make_unique<Scheduler>(*runtime_, std::move(scheduler_options));
 
   // WATCHDOG=1 from its own thread at half of WATCHDOG_USEC, so a long rotation (back-off) does

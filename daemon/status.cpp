@@ -1,26 +1,14 @@
 #include "daemon/status.h"
 
+#include <algorithm>
+
 #include "common/log.h"
+#include "daemon/hold.h"
+#include "daemon/record_metadata.h"
 #include "daemon/selection.h"
 #include "engine/record.h"
 
 namespace rotor::daemon {
-namespace {
-
-std::optional<config::SysSeconds> seconds(const std::map<std::string, std::string>& metadata,
-                                          const char* key) {
-  auto found = metadata.find(key);
-  if (found == metadata.end()) {
-    return std::nullopt;
-  }
-  auto parsed = engine::parse_time(found->second);
-  if (!parsed) {
-    return std::nullopt;
-  }
-  return std::chrono::time_point_cast<std::chrono::seconds>(*parsed);
-}
-
-}  // namespace
 
 std::vector<ServerStatus> collect_status(Runtime& runtime, const std::optional<std::string>& policy,
                                          config::SysSeconds now) {
@@ -52,15 +40,11 @@ std::vector<ServerStatus> collect_status(Runtime& runtime, const std::optional<s
       auto metadata =
           runtime.vault().read_metadata(vault_path(cfg.vault.kv.path, *cloud_cfg, p, server));
       if (metadata) {
-        const auto& custom = metadata->custom_metadata;
-        if (auto state = custom.find("state"); state != custom.end()) {
-          row.state = state->second;
-        }
-        if (auto q = custom.find("quarantined"); q != custom.end()) {
-          row.quarantined = q->second;
-        }
-        row.rotated_at = seconds(custom, "rotated_at");
-        row.pending_since = seconds(custom, "pending_since");
+        const RecordMetadata parsed = parse_record_metadata(metadata->custom_metadata);
+        row.state = parsed.state;
+        row.quarantined = parsed.quarantined;
+        row.rotated_at = parsed.rotated_at;
+        row.pending_since = parsed.pending_since;
       } else if (metadata.error().code() != ErrorCode::NotFound) {
         row.error = metadata.error().to_string();
       }
@@ -125,6 +109,46 @@ Result<void> resume(Runtime& runtime, const std::string& server_id) {
     }
   }
   return fail(ErrorCode::Conflict, "the record of {} keeps changing; try again", server_id);
+}
+
+std::vector<HeldPolicy> held_policies(Runtime& runtime, const std::optional<std::string>& policy) {
+  std::vector<HeldPolicy> out;
+  for (const auto& p : runtime.config().policies) {
+    if (policy && *policy != p.name) {
+      continue;
+    }
+    auto held = read_hold(runtime.vault(), p.name);
+    if (!held) {
+      out.push_back({p.name, "", "cannot read the hold: " + held.error().to_string()});
+    } else if (*held) {
+      out.push_back({p.name, (*held)->since, (*held)->reason});
+    }
+  }
+  return out;
+}
+
+Result<bool> resume_policy(Runtime& runtime, const std::string& policy) {
+  const auto& policies = runtime.config().policies;
+  if (std::none_of(policies.begin(), policies.end(),
+                   [&](const config::Policy& p) { return p.name == policy; })) {
+    return fail(ErrorCode::NotFound, "no policy named '{}' in {}", policy,
+                runtime.config().source.string());
+  }
+  auto held = read_hold(runtime.vault(), policy);
+  if (!held) {
+    return fail(held.error());
+  }
+  if (!*held) {
+    return false;
+  }
+  if (auto lifted = lift_hold(runtime.vault(), policy, "rotor resume",
+                              engine::format_time(runtime.clock().now()));
+      !lifted) {
+    return fail(lifted.error());
+  }
+  log::get("daemon")->warn("policy hold lifted by operator policy={} was=\"{}\"", policy,
+                           (*held)->reason);
+  return true;
 }
 
 }  // namespace rotor::daemon

@@ -40,4 +40,17 @@ Result<Located> locate(Runtime& runtime, const std::string& server_id);
 // `rotor resume`: lifts a quarantine (and the failure count) with check-and-set.
 Result<void> resume(Runtime& runtime, const std::string& server_id);
 
+// The held policies (all, or `policy`), for `rotor status`; a hold that cannot be read is
+// reported as held with the error as its reason (never guess "not held").
+struct HeldPolicy {
+  std::string policy;
+  std::string since;
+  std::string reason;
+};
+std::vector<HeldPolicy> held_policies(Runtime& runtime, const std::optional<std::string>& policy);
+
+// `rotor resume --policy`: lifts the hold of a halted policy (daemon/hold.h). True when it was
+// held; NotFound when no policy has that name.
+Result<bool> resume_policy(Runtime& runtime, const std::string& policy);
+
 }  // namespace rotor::daemon

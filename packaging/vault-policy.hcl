@@ -24,6 +24,12 @@ path "secret/metadata/ecs" {
   capabilities = ["list"]
 }
 
+# Policy holds: a run halted by its error budget holds the policy (no new rotations) until
+# 'rotor resume --policy' or a configuration change; plain fields, no secret.
+path "secret/data/rotor/holds/*" {
+  capabilities = ["create", "read", "update"]
+}
+
 # Start-up check that the mount exists and is KV version 2.
 path "sys/internal/ui/mounts/secret" {
   capabilities = ["read"]

@@ -108,7 +108,11 @@ TEST(MetricsTest, ServesEveryDocumentedFamily) {
   policy.name = "prod";
   policy.next_run = now + std::chrono::seconds(60);
   policy.last_success = now;
+  policy.held = "3 definite failures among 3 servers exceed the error budget (5%)";
+  policy.gone = 2;
   metrics.schedule({a, b}, {policy}, now);
+  metrics.policy_halted("prod");
+  metrics.log_suppressed(7);
   metrics.api_request("vault", "/v1/sys/health", "200", std::chrono::duration<double>(0.01));
   metrics.vault_token_ttl(3600);
   metrics.reload(false, now);
@@ -122,7 +126,9 @@ TEST(MetricsTest, ServesEveryDocumentedFamily) {
         "rotor_last_success_timestamp_seconds", "rotor_next_run_timestamp_seconds",
         "rotor_api_requests_total", "rotor_api_request_duration_seconds",
         "rotor_vault_token_ttl_seconds", "rotor_config_reloads_total",
-        "rotor_config_last_reload_success", "rotor_config_last_reload_timestamp_seconds"}) {
+        "rotor_config_last_reload_success", "rotor_config_last_reload_timestamp_seconds",
+        "rotor_policy_halts_total", "rotor_policy_held", "rotor_servers_gone",
+        "rotor_log_messages_suppressed_total"}) {
     EXPECT_THAT(text, HasSubstr(std::string("# TYPE ") + family + " ")) << family;
   }
   EXPECT_THAT(text, HasSubstr("rotor_rotations_total{policy=\"prod\",result=\"rotated\"} 1"));
@@ -133,11 +139,17 @@ TEST(MetricsTest, ServesEveryDocumentedFamily) {
   EXPECT_THAT(text, HasSubstr("rotor_config_reloads_total{result=\"failure\"} 1"));
   EXPECT_THAT(text, HasSubstr("rotor_config_last_reload_success 0"));
   EXPECT_THAT(text, HasSubstr("rotor_vault_token_ttl_seconds 3600"));
+  EXPECT_THAT(text, HasSubstr("rotor_policy_halts_total{policy=\"prod\"} 1"));
+  EXPECT_THAT(text, HasSubstr("rotor_policy_held{policy=\"prod\"} 1"));
+  EXPECT_THAT(text, HasSubstr("rotor_servers_gone{policy=\"prod\"} 2"));
+  EXPECT_THAT(text, HasSubstr("rotor_log_messages_suppressed_total 7"));
   EXPECT_EQ(scrape((*server)->port(), "/healthz").find("rotor_"), std::string::npos);
 
   // A policy gone after a reload loses its per-policy series.
   metrics.schedule({}, {}, now);
-  EXPECT_THAT(scrape((*server)->port()), Not(HasSubstr("rotor_servers{policy=\"prod\"")));
+  const auto after = scrape((*server)->port());
+  EXPECT_THAT(after, Not(HasSubstr("rotor_servers{policy=\"prod\"")));
+  EXPECT_THAT(after, Not(HasSubstr("rotor_policy_held{policy=\"prod\"")));
 }
 
 }  // namespace

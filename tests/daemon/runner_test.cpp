@@ -8,74 +8,37 @@
 
 #include "daemon/runtime.h"
 #include "daemon/status.h"
-#include "sim/ecs/simulator.h"
-#include "sim/vault/simulator.h"
 #include "tests/support/log_capture.h"
 #include "tests/support/seeded_random.h"
+#include "tests/support/simulated_cloud.h"
 
 namespace rotor::daemon {
 namespace {
 
 class RunnerTest : public ::testing::Test {
  protected:
-  RunnerTest() {
-    sim::EcsSimulatorOptions ecs_options;
-    ecs_options.access_keys = {{"AKRUNNER", "sk-runner-secret"}};
-    ecs_sim_ = std::make_unique<sim::EcsSimulator>(std::move(ecs_options));
-    ecs_sim_->start();
-    vault_sim_ = std::make_unique<sim::VaultSimulator>(sim::VaultSimulatorOptions{});
-  }
-
   std::string add(const std::string& env, sim::OsType os, bool plugin = true, bool locked = false) {
-    sim::ServerSpec spec;
-    spec.tags = {"env=" + env};
-    spec.os_type = os;
-    spec.plugin = plugin;
-    spec.locked = locked;
-    return ecs_sim_->add_server(spec);
+    return cloud_.add(env, os, plugin, locked);
   }
 
   std::unique_ptr<Runtime> runtime() {
-    const std::string yaml =
-        fmt::format(R"(
-vault:
-  address: {}
-  auth: {{ method: token, token: env:TEST_VAULT_TOKEN }}
-clouds:
-  sim:
-    flavor: otc
-    region: eu-de
-    project_id: 0a1b2c3d4e5f40718293a4b5c6d7e8f9
-    endpoints: {{ ecs: "{}", iam: "{}" }}
-    auth: {{ type: aksk, access_key: env:TEST_AK, secret_key: env:TEST_SK }}
-    limits: {{ requests_per_second: 500, max_batch: 2 }}
-policies:
-  - name: prod-linux
+    return cloud_.runtime(cloud_.yaml(R"(  - name: prod-linux
     cloud: sim
-    select: {{ tags: {{ env: prod }}, os: linux }}
+    select: { tags: { env: prod }, os: linux }
     max_age: 30d
   - name: prod-windows
     cloud: sim
-    select: {{ tags: {{ env: prod }}, os: windows }}
+    select: { tags: { env: prod }, os: windows }
     max_age: 30d
-    password: {{ length: 16 }}
+    password: { length: 16 }
   - name: staging
     cloud: sim
-    select: {{ tags: {{ env: staging }} }}
+    select: { tags: { env: staging } }
     mode: shared
     max_age: 7d
 )",
-                    vault_sim_->address(), ecs_sim_->base_url(), ecs_sim_->base_url());
-    config::LoadOptions options;
-    options.env = config::fixed_env({{"TEST_VAULT_TOKEN", vault_sim_->core().root_token()},
-                                     {"TEST_AK", "AKRUNNER"},
-                                     {"TEST_SK", "sk-runner-secret"}});
-    auto cfg = config::parse_config(yaml, "test.yaml", options);
-    EXPECT_TRUE(cfg.has_value()) << (cfg ? "" : config::to_string(cfg.error()));
-    auto built = Runtime::create(std::make_shared<const config::Config>(std::move(*cfg)), clock_,
-                                 random_, options.env);
-    EXPECT_TRUE(built.has_value()) << (built ? "" : built.error().to_string());
-    return std::move(*built);
+                                      "{}", "{ requests_per_second: 500, max_batch: 2 }"),
+                          clock_, random_);
   }
 
   static std::map<std::string, const engine::Report*> by_server(
@@ -91,8 +54,7 @@ policies:
 
   SystemClock clock_;
   testing::SeededRandom random_{5};
-  std::unique_ptr<sim::EcsSimulator> ecs_sim_;
-  std::unique_ptr<sim::VaultSimulator> vault_sim_;
+  testing::SimulatedCloud cloud_{nullptr};
 };
 
 // Each policy rotates what its selector picks, and nothing else; a locked server is skipped with
@@ -119,16 +81,16 @@ TEST_F(RunnerTest, RotatesWhatThePoliciesSelect) {
   EXPECT_EQ(reports.at(locked)->outcome, engine::Outcome::Skipped);
   EXPECT_THAT(reports.at(locked)->detail, ::testing::HasSubstr("locked"));
   EXPECT_EQ(reports.count(dev), 0U);
-  EXPECT_TRUE(ecs_sim_->server(dev)->history.empty());
+  EXPECT_TRUE(cloud_.ecs().server(dev)->history.empty());
 
   std::map<std::string, int> shared_passwords;
   for (const auto& id : staging) {
     EXPECT_EQ(reports.at(id)->outcome, engine::Outcome::Rotated) << reports.at(id)->detail;
-    ++shared_passwords[ecs_sim_->server(id)->after_restart_password];
+    ++shared_passwords[cloud_.ecs().server(id)->after_restart_password];
   }
   // Three servers in batches of at most two: two passwords, one shared by a pair.
   EXPECT_EQ(shared_passwords.size(), 2U);
-  EXPECT_EQ(ecs_sim_->server(windows)->after_restart_password.size(), 16U);
+  EXPECT_EQ(cloud_.ecs().server(windows)->after_restart_password.size(), 16U);
 }
 
 // A dry run writes nothing and resets nothing.
@@ -141,8 +103,8 @@ TEST_F(RunnerTest, DryRunChangesNothing) {
   const auto reports = by_server(runs);
   ASSERT_TRUE(reports.count(id));
   EXPECT_THAT(reports.at(id)->detail, ::testing::HasSubstr("would accept"));
-  EXPECT_TRUE(ecs_sim_->server(id)->history.empty());
-  EXPECT_EQ(rt->store().load("ecs/sim/0a1b2c3d4e5f40718293a4b5c6d7e8f9/" + id)->version, 0U);
+  EXPECT_TRUE(cloud_.ecs().server(id)->history.empty());
+  EXPECT_EQ(rt->store().load(testing::SimulatedCloud::path(id))->version, 0U);
 }
 
 // status reads states from metadata; a quarantined server shows why; resume lifts it and the
@@ -167,18 +129,18 @@ TEST_F(RunnerTest, StatusQuarantineAndResume) {
   EXPECT_GT(rows[good].next_due, now + std::chrono::hours(24 * 29));
   EXPECT_THAT(rows[no_plugin].quarantined, ::testing::HasSubstr("CloudResetPwdAgent"));
 
-  ASSERT_TRUE(ecs_sim_->service().set_plugin(no_plugin, true));
+  ASSERT_TRUE(cloud_.ecs().service().set_plugin(no_plugin, true));
   ASSERT_TRUE(resume(*rt, no_plugin).has_value());
   const auto runs = run_policies(*rt, only_linux);
   EXPECT_EQ(by_server(runs).at(no_plugin)->outcome, engine::Outcome::Rotated);
   EXPECT_FALSE(resume(*rt, "not-a-server").has_value());
 
-  for (const auto& server : ecs_sim_->servers()) {
+  for (const auto& server : cloud_.ecs().servers()) {
     for (const auto& entry : server.history) {
       EXPECT_FALSE(capture.contains(entry.password));
     }
   }
-  EXPECT_FALSE(capture.contains("sk-runner-secret"));
+  EXPECT_FALSE(capture.contains("sk-simulated-cloud-secret"));
 }
 
 }  // namespace

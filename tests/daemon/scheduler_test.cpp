@@ -11,11 +11,10 @@
 #include <sstream>
 
 #include "daemon/runtime.h"
-#include "sim/ecs/simulator.h"
-#include "sim/vault/simulator.h"
 #include "tests/support/log_capture.h"
 #include "tests/support/manual_clock.h"
 #include "tests/support/seeded_random.h"
+#include "tests/support/simulated_cloud.h"
 
 namespace rotor::daemon {
 namespace {
@@ -25,14 +24,6 @@ using namespace std::chrono_literals;
 class SchedulerTest : public ::testing::Test {
  protected:
   SchedulerTest() {
-    sim::EcsSimulatorOptions ecs_options;
-    ecs_options.access_keys = {{"AKSCHED", "sk-sched-secret"}};
-    ecs_options.clock = &clock_;
-    ecs_sim_ = std::make_unique<sim::EcsSimulator>(std::move(ecs_options));
-    ecs_sim_->start();
-    sim::VaultSimulatorOptions vault_options;
-    vault_options.clock = &clock_;
-    vault_sim_ = std::make_unique<sim::VaultSimulator>(std::move(vault_options));
     dir_ = std::filesystem::temp_directory_path() /
            ("rotor-scheduler-test-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -41,50 +32,20 @@ class SchedulerTest : public ::testing::Test {
   }
   ~SchedulerTest() override { std::filesystem::remove_all(dir_); }
 
-  std::string add(const std::string& env) {
-    sim::ServerSpec spec;
-    spec.tags = {"env=" + env};
-    spec.os_type = sim::OsType::Linux;
-    return ecs_sim_->add_server(spec);
-  }
+  std::string add(const std::string& env) { return cloud_.add(env); }
 
   std::unique_ptr<Runtime> runtime() {
-    const std::string yaml =
-        fmt::format(R"(
-daemon: {{ concurrency: 1 }}
-vault:
-  address: {}
-  auth: {{ method: token, token: env:TEST_VAULT_TOKEN }}
-clouds:
-  sim:
-    flavor: otc
-    region: eu-de
-    project_id: 0a1b2c3d4e5f40718293a4b5c6d7e8f9
-    endpoints: {{ ecs: "{}", iam: "{}" }}
-    auth: {{ type: aksk, access_key: env:TEST_AK, secret_key: env:TEST_SK }}
-    limits: {{ requests_per_second: 500, max_batch: 10 }}
-policies:
-  - name: weekly
+    return cloud_.runtime(cloud_.yaml(R"(  - name: weekly
     cloud: sim
-    select: {{ tags: {{ env: weekly }} }}
+    select: { tags: { env: weekly } }
     max_age: 7d
   - name: windowed
     cloud: sim
-    select: {{ tags: {{ env: windowed }} }}
+    select: { tags: { env: windowed } }
     max_age: 7d
     window: "Sat 02:00-06:00"
-)",
-                    vault_sim_->address(), ecs_sim_->base_url(), ecs_sim_->base_url());
-    config::LoadOptions options;
-    options.env = config::fixed_env({{"TEST_VAULT_TOKEN", vault_sim_->core().root_token()},
-                                     {"TEST_AK", "AKSCHED"},
-                                     {"TEST_SK", "sk-sched-secret"}});
-    auto cfg = config::parse_config(yaml, "test.yaml", options);
-    EXPECT_TRUE(cfg.has_value()) << (cfg ? "" : config::to_string(cfg.error()));
-    auto built = Runtime::create(std::make_shared<const config::Config>(std::move(*cfg)), clock_,
-                                 random_, options.env);
-    EXPECT_TRUE(built.has_value()) << (built ? "" : built.error().to_string());
-    return std::move(*built);
+)"),
+                          clock_, random_);
   }
 
   SchedulerOptions options() const {
@@ -94,19 +55,10 @@ policies:
     return out;
   }
 
-  std::size_t resets(const std::string& id) const { return ecs_sim_->server(id)->history.size(); }
+  std::size_t resets(const std::string& id) { return cloud_.ecs().server(id)->history.size(); }
 
   // Every password any server ever accepted.
-  std::vector<std::string> all_passwords() const {
-    std::vector<std::string> out;
-    for (const auto& id : ids_) {
-      const auto snapshot = ecs_sim_->server(id);  // the loop must not outlive it
-      for (const auto& record : snapshot->history) {
-        out.push_back(record.password);
-      }
-    }
-    return out;
-  }
+  std::vector<std::string> all_passwords() const { return cloud_.passwords(ids_); }
 
   std::string read_file(const std::filesystem::path& file) const {
     std::ifstream in(file);
@@ -117,8 +69,7 @@ policies:
 
   testing::ManualClock clock_;
   testing::SeededRandom random_{11};
-  std::unique_ptr<sim::EcsSimulator> ecs_sim_;
-  std::unique_ptr<sim::VaultSimulator> vault_sim_;
+  testing::SimulatedCloud cloud_{&clock_};
   std::filesystem::path dir_;
   std::vector<std::string> ids_;
   std::atomic<bool> stop_{false};
@@ -186,7 +137,7 @@ TEST_F(SchedulerTest, RotatesOnlyInsideTheWindow) {
     summary = scheduler.tick(stop_);
   }
   ASSERT_EQ(resets(ids_[0]), 1U);
-  const auto at = ecs_sim_->server(ids_[0])->history.front().at;
+  const auto at = cloud_.ecs().server(ids_[0])->history.front().at;
   EXPECT_GE(at, saturday_two);
   EXPECT_LT(at, saturday_two + 4h);
   // A week later the next rotation again waits for the window.
@@ -213,7 +164,7 @@ TEST_F(SchedulerTest, ResumesPendingRotations) {
     rt->rotator("sim")->set_failpoint({});
   }
   ASSERT_EQ(resets(ids_[0]), 1U);
-  const std::string sent = ecs_sim_->server(ids_[0])->history.back().password;
+  const std::string sent = cloud_.ecs().server(ids_[0])->history.back().password;
 
   clock_.advance(1h);
   auto restarted = runtime();
@@ -224,9 +175,9 @@ TEST_F(SchedulerTest, ResumesPendingRotations) {
   ASSERT_EQ(view.size(), 1U);
   EXPECT_NE(view[0].state, "pending");
   // Resumed with the same password: the cloud saw it (again), and Vault holds it.
-  const auto history = ecs_sim_->server(ids_[0])->history;
+  const auto history = cloud_.ecs().server(ids_[0])->history;
   EXPECT_EQ(history.back().password, sent);
-  auto stored = restarted->store().load("ecs/sim/0a1b2c3d4e5f40718293a4b5c6d7e8f9/" + ids_[0]);
+  auto stored = restarted->store().load(testing::SimulatedCloud::path(ids_[0]));
   ASSERT_TRUE(stored.has_value()) << stored.error().to_string();
   EXPECT_EQ(stored->record.password.reveal(), sent);
   EXPECT_FALSE(logs.contains(sent));

@@ -25,10 +25,9 @@
 #include <sstream>
 #include <thread>
 
-#include "sim/ecs/simulator.h"
-#include "sim/vault/simulator.h"
 #include "tests/support/log_capture.h"
 #include "tests/support/seeded_random.h"
+#include "tests/support/simulated_cloud.h"
 
 namespace rotor::daemon {
 namespace {
@@ -102,11 +101,6 @@ std::string read_tree(const std::filesystem::path& dir) {
 class ServiceTest : public ::testing::Test {
  protected:
   ServiceTest() {
-    sim::EcsSimulatorOptions ecs_options;
-    ecs_options.access_keys = {{"AKSERVICE", "sk-service-secret"}};
-    ecs_sim_ = std::make_unique<sim::EcsSimulator>(std::move(ecs_options));
-    ecs_sim_->start();
-    vault_sim_ = std::make_unique<sim::VaultSimulator>(sim::VaultSimulatorOptions{});
     dir_ = std::filesystem::temp_directory_path() /
            ("rotor-service-test-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
@@ -116,37 +110,25 @@ class ServiceTest : public ::testing::Test {
 
   void write_config(const std::string& extra = {}) {
     std::ofstream out(dir_ / "rotor.yaml");
-    out << fmt::format(R"(
-daemon:
-  state_dir: {}
-vault:
-  address: {}
-  auth: {{ method: token, token: env:TEST_VAULT_TOKEN }}
-clouds:
-  sim:
-    flavor: otc
-    region: eu-de
-    project_id: 0a1b2c3d4e5f40718293a4b5c6d7e8f9
-    endpoints: {{ ecs: "{}", iam: "{}" }}
-    auth: {{ type: aksk, access_key: env:TEST_AK, secret_key: env:TEST_SK }}
-    limits: {{ requests_per_second: 500, max_batch: 10 }}
-policies:
-  - name: prod
+    out << cloud_.yaml(R"(  - name: prod
     cloud: sim
-    select: {{ tags: {{ env: prod }} }}
+    select: { tags: { env: prod } }
     max_age: 30d
-{})",
-                       (dir_ / "state").string(), vault_sim_->address(), ecs_sim_->base_url(),
-                       ecs_sim_->base_url(), extra);
+)" + extra,
+                       "{ state_dir: " + (dir_ / "state").string() + " }",
+                       "{ requests_per_second: 500, max_batch: 10 }");
   }
 
   ServiceOptions options() const {
     ServiceOptions out;
     out.config_file = dir_ / "rotor.yaml";
-    out.env = config::fixed_env({{"TEST_VAULT_TOKEN", vault_sim_->core().root_token()},
-                                 {"TEST_AK", "AKSERVICE"},
-                                 {"TEST_SK", "sk-service-secret"},
-                                 {"NOTIFY_SOCKET", (dir_ / "notify.sock").string()}});
+    const std::string notify = (dir_ / "notify.sock").string();
+    out.env = [cloud = cloud_.env(), notify](std::string_view name) -> std::optional<std::string> {
+      if (name == "NOTIFY_SOCKET") {
+        return notify;
+      }
+      return cloud(name);
+    };
     out.metrics_listen = "127.0.0.1:0";
     out.configure_logging = false;
     out.tick_interval = std::chrono::seconds(60);
@@ -154,20 +136,12 @@ policies:
   }
 
   std::vector<std::string> passwords(const std::vector<std::string>& ids) const {
-    std::vector<std::string> out;
-    for (const auto& id : ids) {
-      const auto snapshot = ecs_sim_->server(id);
-      for (const auto& record : snapshot->history) {
-        out.push_back(record.password);
-      }
-    }
-    return out;
+    return cloud_.passwords(ids);
   }
 
   SystemClock clock_;
   testing::SeededRandom random_{21};
-  std::unique_ptr<sim::EcsSimulator> ecs_sim_;
-  std::unique_ptr<sim::VaultSimulator> vault_sim_;
+  testing::SimulatedCloud cloud_{nullptr};
   std::filesystem::path dir_;
 };
 
@@ -181,7 +155,7 @@ TEST_F(ServiceTest, RunsReloadsAndStops) {
   for (int i = 0; i < 3; ++i) {
     sim::ServerSpec spec;
     spec.tags = {"env=prod"};
-    ids.push_back(ecs_sim_->add_server(spec));
+    ids.push_back(cloud_.ecs().add_server(spec));
   }
   write_config();
   NotifySocket notify(dir_ / "notify.sock");
@@ -194,7 +168,7 @@ TEST_F(ServiceTest, RunsReloadsAndStops) {
   EXPECT_THAT(status, HasSubstr("1 policies, 3 servers, 0 pending"));
   EXPECT_THAT(status, HasSubstr("last pass rotated 3, failed 0"));
   for (const auto& id : ids) {
-    EXPECT_EQ(ecs_sim_->server(id)->history.size(), 1U);
+    EXPECT_EQ(cloud_.ecs().server(id)->history.size(), 1U);
   }
 
   const auto metrics = scrape(service.metrics_port());

@@ -1,0 +1,195 @@
+// The canary ramp, the error budget and the repeat filter, without any network: jobs are
+// functions that return scripted reports.
+#include "daemon/ramp.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+#include "daemon/logging.h"
+#include "tests/support/log_capture.h"
+
+namespace rotor::daemon {
+namespace {
+
+std::vector<engine::Target> targets(std::size_t n, const std::string& prefix) {
+  std::vector<engine::Target> out(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    out[i].server.id = prefix + std::to_string(i);
+  }
+  return out;
+}
+
+engine::Report report(const std::string& id, engine::Outcome outcome) {
+  engine::Report r;
+  r.server_id = id;
+  r.outcome = outcome;
+  return r;
+}
+
+struct Fleet {
+  std::vector<RampRun> runs;
+  std::vector<RampJob> jobs;
+  std::vector<std::string> started;  // server ids in the order their jobs started
+  std::mutex mutex;
+
+  // One policy whose servers fail when `fails` says so.
+  void add(const std::string& policy, config::ErrorBudget budget, std::size_t resumes,
+           std::size_t fresh, std::size_t canary, std::size_t batch,
+           const std::function<engine::Outcome(const std::string&)>& outcome) {
+    const std::size_t run = runs.size();
+    RampRun r;
+    r.policy = policy;
+    r.budget = budget;
+    runs.push_back(r);
+    for (auto& planned : plan_waves(targets(resumes, policy + "-r"), targets(fresh, policy + "-f"),
+                                    batch, canary)) {
+      RampJob job;
+      job.run = run;
+      job.wave = planned.wave;
+      job.servers = planned.targets.size();
+      job.work = [this, outcome, planned] {
+        std::vector<engine::Report> out;
+        for (const auto& t : planned.targets) {
+          {
+            std::lock_guard lock(mutex);
+            started.push_back(t.server.id);
+          }
+          out.push_back(report(t.server.id, outcome(t.server.id)));
+        }
+        return out;
+      };
+      jobs.push_back(std::move(job));
+    }
+  }
+};
+
+// Waves: resumes first (wave 0), then the canary, then doubling waves, cut into batches.
+TEST(RampTest, PlanWavesDoublesAfterTheCanary) {
+  const auto planned = plan_waves(targets(2, "r"), targets(20, "f"), 4, 3);
+  std::vector<std::pair<std::size_t, std::size_t>> shape;  // (wave, batch size)
+  for (const auto& job : planned) {
+    shape.emplace_back(job.wave, job.targets.size());
+  }
+  // 3, 6, 11 (of 12) new servers in waves 1..3; batches of at most 4.
+  const std::vector<std::pair<std::size_t, std::size_t>> expected{{0, 2}, {1, 3}, {2, 4}, {2, 2},
+                                                                  {3, 4}, {3, 4}, {3, 3}};
+  EXPECT_EQ(shape, expected);
+  EXPECT_EQ(planned.front().targets.front().server.id, "r0");
+  EXPECT_EQ(planned[1].targets.front().server.id, "f0");
+}
+
+// A percentage is taken of the servers attempted so far and rounded up; a count is absolute.
+TEST(RampTest, ErrorBudgetAllowed) {
+  const config::ErrorBudget five_percent{true, 5};
+  EXPECT_EQ(five_percent.allowed(0), 0U);
+  EXPECT_EQ(five_percent.allowed(1), 1U);
+  EXPECT_EQ(five_percent.allowed(20), 1U);
+  EXPECT_EQ(five_percent.allowed(21), 2U);
+  EXPECT_EQ(five_percent.allowed(1000), 50U);
+  const config::ErrorBudget none{false, 0};
+  EXPECT_EQ(none.allowed(1000), 0U);
+  EXPECT_EQ((config::ErrorBudget{false, 3}).allowed(1), 3U);
+  EXPECT_EQ(five_percent.to_string(), "5%");
+  EXPECT_EQ((config::ErrorBudget{false, 3}).to_string(), "3");
+}
+
+// Every canary server fails (a broken image): the run halts after the budget is spent and no
+// later server is touched.
+TEST(RampTest, BrokenCanaryHaltsTheRun) {
+  Fleet fleet;
+  fleet.add("p", config::ErrorBudget{true, 5}, 0, 100, 3, 1,
+            [](const std::string&) { return engine::Outcome::Failed; });
+  const std::atomic<bool> stop{false};
+  EXPECT_FALSE(run_ramped(fleet.runs, fleet.jobs, 1, stop, {}));
+  const RampRun& run = fleet.runs[0];
+  EXPECT_TRUE(run.halted);
+  EXPECT_EQ(fleet.started.size(), 2U);  // 1 failure of 1 is within 5% rounded up; 2 of 2 is not
+  EXPECT_EQ(run.failed, 2U);
+  EXPECT_EQ(run.untouched, 98U);
+  EXPECT_THAT(run.halt_reason, ::testing::HasSubstr("2 definite failures among 2 servers exceed "
+                                                    "the error budget (5%)"));
+}
+
+// Pending resumes always run, even when they spend the whole budget; skipped servers and
+// unknown outcomes do not count as failures.
+TEST(RampTest, ResumesAreNeverHeldBack) {
+  Fleet fleet;
+  fleet.add("p", config::ErrorBudget{false, 0}, 5, 10, 3, 1, [](const std::string& id) {
+    if (id == "p-r0") {
+      return engine::Outcome::Failed;
+    }
+    return id.find("-r") != std::string::npos ? engine::Outcome::StillPending
+                                              : engine::Outcome::Rotated;
+  });
+  const std::atomic<bool> stop{false};
+  run_ramped(fleet.runs, fleet.jobs, 1, stop, {});
+  EXPECT_TRUE(fleet.runs[0].halted);
+  EXPECT_EQ(fleet.started.size(), 5U);  // every resume, no new rotation
+  EXPECT_EQ(fleet.runs[0].untouched, 10U);
+}
+
+// With a healthy fleet every wave runs, across several threads, and a wave starts only once the
+// earlier ones finished: the canary's three servers are the first three to start.
+TEST(RampTest, HealthyRunGoesThroughEveryWave) {
+  Fleet fleet;
+  fleet.add("p", config::ErrorBudget{true, 5}, 0, 50, 3, 1, [](const std::string& id) {
+    return id == "p-f7" ? engine::Outcome::Failed : engine::Outcome::Rotated;
+  });
+  fleet.add("q", config::ErrorBudget{true, 5}, 0, 7, 1, 2,
+            [](const std::string&) { return engine::Outcome::Skipped; });
+  const std::atomic<bool> stop{false};
+  std::size_t reported = 0;
+  run_ramped(fleet.runs, fleet.jobs, 4, stop,
+             [&](const RampJob&, const std::vector<engine::Report>& reports) {
+               reported += reports.size();
+             });
+  EXPECT_FALSE(fleet.runs[0].halted);
+  EXPECT_FALSE(fleet.runs[1].halted);
+  EXPECT_EQ(reported, 57U);
+  EXPECT_EQ(fleet.runs[0].failed, 1U);
+  EXPECT_EQ(fleet.runs[1].attempted, 0U);
+  std::vector<std::string> first_p;
+  for (const auto& id : fleet.started) {
+    if (id.rfind("p-", 0) == 0 && first_p.size() < 3) {
+      first_p.push_back(id);
+    }
+  }
+  EXPECT_THAT(first_p, ::testing::UnorderedElementsAre("p-f0", "p-f1", "p-f2"));
+}
+
+// A stop request starts nothing and says so.
+TEST(RampTest, StopRequestStartsNothing) {
+  Fleet fleet;
+  fleet.add("p", config::ErrorBudget{}, 1, 5, 3, 1,
+            [](const std::string&) { return engine::Outcome::Rotated; });
+  const std::atomic<bool> stop{true};
+  EXPECT_TRUE(run_ramped(fleet.runs, fleet.jobs, 2, stop, {}));
+  EXPECT_TRUE(fleet.started.empty());
+}
+
+// The first message of a kind is logged; repeats inside the window are counted and summarised
+// once the window is over; a new window logs again.
+TEST(RepeatFilterTest, CountsRepeatsAndSaysHowMany) {
+  rotor::testing::LogCapture logs;
+  RepeatFilter filter(std::chrono::seconds(600));
+  const config::SysSeconds t0{std::chrono::seconds(1'767'571'200)};
+  EXPECT_TRUE(filter.admit("cannot read metadata error=sealed", t0));
+  for (int i = 0; i < 9; ++i) {
+    EXPECT_FALSE(filter.admit("cannot read metadata error=sealed", t0 + std::chrono::seconds(i)));
+  }
+  EXPECT_TRUE(filter.admit("another error", t0));
+  EXPECT_EQ(filter.flush("scheduler", t0 + std::chrono::seconds(60)), 0U);  // window not over
+  EXPECT_EQ(filter.flush("scheduler", t0 + std::chrono::seconds(600)), 9U);
+  EXPECT_TRUE(logs.contains("repeated message suppressed count=9 window=600s"));
+  EXPECT_TRUE(logs.contains("cannot read metadata error=sealed"));
+  EXPECT_TRUE(filter.admit("cannot read metadata error=sealed", t0 + std::chrono::seconds(601)));
+  // A window that ends without a flush still reports its count at the next flush.
+  EXPECT_FALSE(filter.admit("cannot read metadata error=sealed", t0 + std::chrono::seconds(602)));
+  EXPECT_TRUE(filter.admit("cannot read metadata error=sealed", t0 + std::chrono::seconds(1300)));
+  EXPECT_EQ(filter.flush("scheduler", t0 + std::chrono::seconds(1300), true), 1U);
+}
+
+}  // namespace
+}  // namespace rotor::daemon
