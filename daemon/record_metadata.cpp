@@ -36,6 +36,7 @@ RecordMetadata parse_record_metadata(const std::map<std::string, std::string>& c
   out.policy = text_of(custom_metadata, "policy");
   out.managed = text_of(custom_metadata, "managed_by") == "rotor";
   out.gone = custom_metadata.count("gone_since") != 0;
+  out.unverified = custom_metadata.count("unverified_since") != 0;
   return out;
 }
 

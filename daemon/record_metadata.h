@@ -17,8 +17,9 @@ struct RecordMetadata {
   std::optional<config::SysSeconds> rotated_at;
   std::optional<config::SysSeconds> pending_since;
   std::string policy;
-  bool managed = false;  // managed_by: rotor
-  bool gone = false;     // gone_since set by the reconcile pass
+  bool managed = false;     // managed_by: rotor
+  bool gone = false;        // gone_since set by the reconcile pass
+  bool unverified = false;  // restarted, the verification hook has not confirmed it yet
 };
 
 [[nodiscard]] RecordMetadata parse_record_metadata(

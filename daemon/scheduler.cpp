@@ -218,6 +218,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
         sv.state = parsed.state;
         sv.quarantined = parsed.quarantined;
         sv.rotated_at = parsed.rotated_at;
+        sv.unverified = parsed.unverified;
         if (parsed.gone) {
           marked_paths.insert(path);
         }
@@ -232,10 +233,17 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
         continue;  // unknown state: never act on a guess
       }
       const bool pending = sv.state == "pending";
-      sv.next_due = pending ? now : config::due_at(policy, sv.rotated_at, server.id, now);
+      // A restarted server whose verification failed (or never ran) only needs the hook again:
+      // due at once like a resume, but with the skip back-off after each failed attempt.
+      const bool resume = pending || sv.unverified;
+      sv.next_due = resume ? now : config::due_at(policy, sv.rotated_at, server.id, now);
       bool run = false;
       if (auto backoff = skipped_.find(server.id); backoff != skipped_.end()) {
-        if (backoff->second.state != sv.state || backoff->second.rotated_at != sv.rotated_at) {
+        const bool changed =
+            backoff->second.verification
+                ? !sv.unverified
+                : backoff->second.state != sv.state || backoff->second.rotated_at != sv.rotated_at;
+        if (changed) {
           skipped_.erase(backoff);  // the record changed: try again
         } else if (!pending && now < backoff->second.until) {
           sv.next_due = std::max(sv.next_due, backoff->second.until);
@@ -244,7 +252,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       // Quarantined and locked servers are parked until an operator acts; a held policy (a
       // halted run) starts no new rotation until it changes or is resumed.
       const bool parked = !sv.quarantined.empty() || server.locked;
-      if (!parked && pending) {
+      if (!parked && resume && sv.next_due <= now) {
         run = true;  // resume at once, even when the policy is held; reboots only in a window
       } else if (!parked && pv.held.empty() && sv.next_due <= now) {
         if (in_window) {
@@ -253,7 +261,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
           sv.next_due = config::next_window_open(policy.windows, now);
         }
       }
-      if (!parked && (pv.held.empty() || pending)) {
+      if (!parked && (pv.held.empty() || resume)) {
         const SysSeconds next = run ? now : sv.next_due;
         pv.next_run = pv.next_run ? std::min(*pv.next_run, next) : next;
         if (!run) {
@@ -264,7 +272,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
         engine::Target target;
         target.server = std::move(server);
         target.vault_path = path;
-        (pending ? resumes : due).push_back(std::move(target));
+        (resume ? resumes : due).push_back(std::move(target));
       }
       view[sv.server_id] = std::move(sv);
     }
@@ -395,8 +403,10 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     sv.next_due = sv.state == "pending"
                       ? at + options_.tick_interval
                       : config::due_at(*job.config, sv.rotated_at, report.server_id, at);
-    if (report.outcome == engine::Outcome::Skipped && !quarantine && sv.state != "pending" &&
-        !job.resume_only) {
+    const bool verification_failed = report.unverified;
+    sv.unverified = report.unverified;
+    if ((report.outcome == engine::Outcome::Skipped || verification_failed) && !quarantine &&
+        sv.state != "pending" && !job.resume_only) {
       // Not retried (and re-logged) every tick: back off until the record changes.
       auto& backoff = skipped_[report.server_id];
       backoff.step = backoff.step.count() == 0
@@ -405,6 +415,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       backoff.until = at + backoff.step;
       backoff.state = sv.state;
       backoff.rotated_at = sv.rotated_at;
+      backoff.verification = verification_failed;
       sv.next_due = std::max(sv.next_due, backoff.until);
     }
     if (options_.on_report) {

@@ -44,6 +44,7 @@ struct ServerView {
   config::SysSeconds next_due{};
   std::string quarantined;  // the reason; empty when not quarantined
   bool alert = false;       // a pending rotation past the alert threshold of attempts
+  bool unverified = false;  // restarted, the verification hook has not confirmed it yet
 };
 
 struct PolicyView {
@@ -108,6 +109,9 @@ class Scheduler {
     std::chrono::seconds step{0};
     std::string state;
     std::optional<config::SysSeconds> rotated_at;
+    // A failed verification: kept while the record says unverified (its rotated_at is the
+    // commit's, which this view may not have seen).
+    bool verification = false;
   };
   void save_cache() const;
   void load_cache();

@@ -806,6 +806,7 @@ void Rotator::verify_restarted(const RotationPolicy& policy, Pending& item) {
     item.report.outcome = Outcome::Failed;
     item.report.state = State::AwaitingRestart;
     item.report.alert = true;
+    item.report.unverified = true;
     item.report.detail = next.quarantined.empty()
                              ? next.last_error + "; older passwords kept; retried on the next run"
                              : "quarantined: " + next.quarantined;

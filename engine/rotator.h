@@ -66,11 +66,12 @@ struct Report {
   std::string server_name;
   Outcome outcome = Outcome::Failed;
   State state = State::Unrotated;
-  int attempts = 0;      // reset calls on the pending password so far
-  bool resumed = false;  // the run resumed a pending rotation
-  bool alert = false;    // the pending password reached alert_after_attempts, or the
-                         // verification hook refused the new password: a human must look
-  std::string detail;    // why (an error or a reason); never a secret
+  int attempts = 0;         // reset calls on the pending password so far
+  bool resumed = false;     // the run resumed a pending rotation
+  bool alert = false;       // the pending password reached alert_after_attempts, or the
+                            // verification hook refused the new password: a human must look
+  bool unverified = false;  // restarted, but the verification hook did not confirm the password
+  std::string detail;       // why (an error or a reason); never a secret
 };
 
 // The protocol's steps, for test-only failpoints (a test throws from the hook to simulate a

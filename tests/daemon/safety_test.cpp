@@ -314,6 +314,50 @@ TEST_F(SafetyTest, SkippedServerIsBackedOff) {
   expect_no_lockout(*rt);
 }
 
+// A failed verification is retried by the scheduler without a new reset: not at every tick but
+// after the skip back-off (1 h), and once the hook passes the server becomes current.
+TEST_F(SafetyTest, FailedVerificationIsRetriedAfterTheBackOff) {
+  const std::string id = add(1).front();
+  const auto hook = dir_ / "verify.sh";
+  const auto verified_flag = dir_ / "ok";
+  {
+    std::ofstream script(hook);
+    script << "#!/bin/sh\ncat >/dev/null\n[ -e '" << verified_flag.string()
+           << "' ] && exit 0\nexit 1\n";
+  }
+  std::filesystem::permissions(hook, std::filesystem::perms::owner_all);
+  auto rt = runtime(R"(  - name: fleet
+    cloud: sim
+    select: { tags: { env: fleet } }
+    max_age: 7d
+    window: "* 00:00-24:00"
+    after_reset: reboot-soft
+    verify: { command: [ ")" +
+                    hook.string() + R"(" ], timeout: 10s }
+)");
+  Scheduler scheduler(*rt, options());
+  scheduler.tick(stop_);
+  ASSERT_EQ(reports_.size(), 1U);
+  EXPECT_EQ(reports_.back().outcome, engine::Outcome::Failed);
+  EXPECT_FALSE(custom(*rt, id, "unverified_since").empty());
+  EXPECT_EQ(resets(id), 1U);
+  expect_no_lockout(*rt);
+
+  std::ofstream(verified_flag).put('1');
+  clock_.advance(30min);
+  scheduler.tick(stop_);
+  EXPECT_EQ(reports_.size(), 1U) << "retried before the back-off ended";
+
+  clock_.advance(31min);
+  scheduler.tick(stop_);
+  ASSERT_EQ(reports_.size(), 2U);
+  EXPECT_EQ(reports_.back().outcome, engine::Outcome::Rotated) << reports_.back().detail;
+  EXPECT_EQ(record(*rt, id).state, engine::State::Current);
+  EXPECT_TRUE(custom(*rt, id, "unverified_since").empty());
+  EXPECT_EQ(resets(id), 1U) << "a verification retry must not reset the password again";
+  expect_no_lockout(*rt);
+}
+
 // The reconcile pass marks the record of a server deleted from the cloud (custom_metadata
 // gone_since), logs it once, counts it, never deletes it — and a pending record of a deleted
 // server keeps its pending password and is not resumed.
