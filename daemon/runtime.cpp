@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "daemon/failpoints.h"
+
 namespace rotor::daemon {
 namespace {
 
@@ -167,9 +169,12 @@ Result<std::unique_ptr<Runtime>> Runtime::create(std::shared_ptr<const config::C
   runtime->store_ = std::make_unique<engine::RecordStore>(*runtime->vault_);
   runtime->generator_ = std::make_unique<password::Generator>(random);
   for (auto& [name, client] : runtime->clouds_) {
-    runtime->rotators_.emplace(
-        name, std::make_unique<engine::Rotator>(*runtime->store_, *client, *runtime->generator_,
-                                                clock, random));
+    auto rotator = std::make_unique<engine::Rotator>(*runtime->store_, *client,
+                                                     *runtime->generator_, clock, random);
+    if (auto installed = install_test_failpoint(*rotator); !installed) {
+      return fail(installed.error());
+    }
+    runtime->rotators_.emplace(name, std::move(rotator));
   }
   return runtime;
 }
