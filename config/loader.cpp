@@ -40,7 +40,6 @@ std::chrono::seconds shortest_max_age() {
   return std::chrono::hours{1};
 }
 
-
 constexpr int kMaxDepth = 32;
 
 // Thrown by the event pass to stop the parser after a fatal finding (already reported).

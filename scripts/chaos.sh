@@ -27,6 +27,6 @@ if [[ $mode == long ]]; then
          --finish-seconds 300)
 else
   args+=(--servers 1000 --seconds 45 --kills 60 --max-seconds 75 --failpoint-rounds 1
-         --finish-seconds 90 --seed 20261203)
+         --finish-seconds 90 --seed 20261203 --no-vault-restarts)
 fi
 exec "$build/tests/chaos/rotor-chaos" "${args[@]}" "$@"

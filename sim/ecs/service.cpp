@@ -926,7 +926,8 @@ void EcsService::import_state(const json& state) {
     if (s.status == "REBOOT" || s.status == "HARD_REBOOT") {
       s.status = "ACTIVE";  // its job did not survive the stop
     }
-    s.os_type = item.at("os_type").get<std::string>() == "Windows" ? OsType::Windows : OsType::Linux;
+    s.os_type =
+        item.at("os_type").get<std::string>() == "Windows" ? OsType::Windows : OsType::Linux;
     s.tags = item.at("tags").get<std::vector<std::string>>();
     s.locked = item.at("locked").get<bool>();
     s.plugin = item.at("plugin").get<bool>();
@@ -936,7 +937,8 @@ void EcsService::import_state(const json& state) {
     for (const auto& record : item.at("history")) {
       s.history.push_back({record.at("password").get<std::string>(),
                            from_nanos(record.at("at").get<std::int64_t>()),
-                           record.at("api").get<std::string>(), record.at("effective").get<bool>()});
+                           record.at("api").get<std::string>(),
+                           record.at("effective").get<bool>()});
     }
     server.image_id = item.at("image_id").get<std::string>();
     server.image_name = item.at("image_name").get<std::string>();

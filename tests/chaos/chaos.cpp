@@ -7,19 +7,21 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -99,11 +101,12 @@ HttpResult http(const std::string& method, const std::string& url, const std::st
     curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   }
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION,
-                   +[](char* data, std::size_t size, std::size_t n, void* out) -> std::size_t {
-                     static_cast<std::string*>(out)->append(data, size * n);
-                     return size * n;
-                   });
+  curl_easy_setopt(
+      curl.get(), CURLOPT_WRITEFUNCTION,
+      +[](char* data, std::size_t size, std::size_t n, void* out) -> std::size_t {
+        static_cast<std::string*>(out)->append(data, size * n);
+        return size * n;
+      });
   curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &result.body);
   if (curl_easy_perform(curl.get()) == CURLE_OK) {
     curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &result.status);
@@ -137,12 +140,6 @@ class Child {
   void spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
              const fs::path& out, const fs::path& err) {
     status_.reset();
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0600);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0600);
     std::vector<char*> args;
     for (const auto& arg : argv) {
       args.push_back(const_cast<char*>(arg.c_str()));
@@ -153,12 +150,21 @@ class Child {
       envp.push_back(const_cast<char*>(var.c_str()));
     }
     envp.push_back(nullptr);
-    const int rc = posix_spawn(&pid_, argv[0].c_str(), &actions, nullptr, args.data(),
-                               env.empty() ? environ : envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      pid_ = -1;
-      throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+    char** const child_env = env.empty() ? environ : envp.data();
+    pid_ = ::fork();
+    if (pid_ < 0) {
+      throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(errno));
+    }
+    if (pid_ == 0) {
+      // The child dies with the harness (a ctest timeout, ^C): no simulator or daemon is left.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      const int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      if (out_fd < 0 || err_fd < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) {
+        ::_exit(127);
+      }
+      ::execve(args[0], args.data(), child_env);
+      ::_exit(127);
     }
   }
 
@@ -212,10 +218,10 @@ struct Options {
   std::string work;
   std::uint64_t seed = 0;
   std::size_t servers = 1000;
-  double seconds = 60;        // the random-kill phase lasts at least this long…
-  std::size_t kills = 200;    // …and until this many random kills
-  double max_seconds = 600;   // …but never longer than this
-  int failpoint_rounds = 2;   // deterministic kills per protocol step
+  double seconds = 60;          // the random-kill phase lasts at least this long…
+  std::size_t kills = 200;      // …and until this many random kills
+  double max_seconds = 600;     // …but never longer than this
+  int failpoint_rounds = 2;     // deterministic kills per protocol step
   double finish_seconds = 120;  // the final phase may take this long
   std::string max_age = "4s";
   bool keep = false;
@@ -264,9 +270,7 @@ class Harness {
   void random_phase();
   void finish_phase();
   void violation(const std::string& text);
-  double elapsed() const {
-    return std::chrono::duration<double>(Clock::now() - started_).count();
-  }
+  double elapsed() const { return std::chrono::duration<double>(Clock::now() - started_).count(); }
   double uniform(double lo, double hi) { return std::uniform_real_distribution<>(lo, hi)(rng_); }
   bool chance(double p) { return uniform(0, 1) < p; }
 
@@ -288,7 +292,7 @@ class Harness {
   Counters n_;
   LeakScanner leaks_;
   std::vector<std::string> violations_;
-  std::vector<std::string> pending_texts_;   // scrapes and /proc captures of this incarnation
+  std::vector<std::string> pending_texts_;  // scrapes and /proc captures of this incarnation
   std::vector<std::string> pending_origins_;
   std::size_t log_scanned_ = 0;  // bytes of daemon.log already scanned
   std::size_t proc_captures_ = 0;
@@ -309,7 +313,8 @@ void Harness::violation(const std::string& text) {
 void Harness::setup() {
   if (o_.work.empty()) {
     // tmpfs when there is one: the Vault simulator fsyncs its state file on every write.
-    const fs::path base = fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
+    const fs::path base =
+        fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
     std::string templ = (base / "rotor-chaos.XXXXXX").string();
     if (::mkdtemp(templ.data()) == nullptr) {
       throw std::runtime_error("cannot create a work directory");
@@ -364,9 +369,18 @@ void Harness::start_vault() {
   const std::string before = read_file(out);
   const std::string role = read_file(work_ / "role-id");
   std::vector<std::string> argv = {
-      o_.sim, "vault", "--listen", fmt::format("127.0.0.1:{}", vault_port_), "--approle",
-      role.substr(0, role.size() - 1) + ":" + (work_ / "secret-id").string(), "--token-ttl", "20",
-      "--token-max-ttl", "60", "--seed", std::to_string(o_.seed)};
+      o_.sim,
+      "vault",
+      "--listen",
+      fmt::format("127.0.0.1:{}", vault_port_),
+      "--approle",
+      role.substr(0, role.size() - 1) + ":" + (work_ / "secret-id").string(),
+      "--token-ttl",
+      "20",
+      "--token-max-ttl",
+      "60",
+      "--seed",
+      std::to_string(o_.seed)};
   if (o_.vault_restarts) {
     argv.emplace_back("--state-file");
     argv.push_back((work_ / "vault.json").string());
@@ -380,11 +394,28 @@ void Harness::start_ecs() {
   const fs::path out = work_ / "ecs.out";
   const std::string before = read_file(out);
   const std::string ak = read_file(work_ / "ak");
-  ecs_.spawn({o_.sim, "ecs", "--listen", fmt::format("127.0.0.1:{}", ecs_port_), "--ak",
-              ak.substr(0, ak.size() - 1), "--sk-file", (work_ / "sk").string(), "--servers",
-              std::to_string(o_.servers), "--windows-share", "0.35", "--no-plugin-share", "0.01",
-              "--seed", std::to_string(o_.seed), "--job-polls", "1", "--threads", "192",
-              "--state-file", (work_ / "ecs.json").string()},
+  ecs_.spawn({o_.sim,
+              "ecs",
+              "--listen",
+              fmt::format("127.0.0.1:{}", ecs_port_),
+              "--ak",
+              ak.substr(0, ak.size() - 1),
+              "--sk-file",
+              (work_ / "sk").string(),
+              "--servers",
+              std::to_string(o_.servers),
+              "--windows-share",
+              "0.35",
+              "--no-plugin-share",
+              "0.01",
+              "--seed",
+              std::to_string(o_.seed),
+              "--job-polls",
+              "1",
+              "--threads",
+              "192",
+              "--state-file",
+              (work_ / "ecs.json").string()},
              {}, out, work_ / "ecs.log");
   wait_for_address(out, static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n')),
                    ecs_, "ECS");
@@ -458,10 +489,10 @@ policies:
   // Unique and shared policies, Linux and Windows, with and without a restart after the reset.
   yaml += policy("prod-linux", "{ tags: { env: prod }, os: linux }", "unique", "reboot-soft", 24);
   yaml += policy("prod-windows", "{ tags: { env: prod }, os: windows }", "unique", "none", 20);
-  yaml += policy("staging-linux", "{ tags: { env: staging }, os: linux }", "shared", "reboot-soft",
-                 22);
-  yaml += policy("staging-windows", "{ tags: { env: staging }, os: windows }", "shared", "none",
-                 22);
+  yaml +=
+      policy("staging-linux", "{ tags: { env: staging }, os: linux }", "shared", "reboot-soft", 22);
+  yaml +=
+      policy("staging-windows", "{ tags: { env: staging }, os: windows }", "shared", "none", 22);
   yaml += policy("dev", "{ tags: { env: dev } }", "unique", "reboot-hard", 26);
   write_file(work_ / "rotor.yaml", yaml);
 }
@@ -701,8 +732,8 @@ void Harness::random_phase() {
       if (WIFEXITED(*status) && WEXITSTATUS(*status) == 1) {
         ++n_.daemon_exits;
       } else {
-        violation(fmt::format("the daemon ended by itself with wait status {}; see daemon.log",
-                              *status));
+        violation(
+            fmt::format("the daemon ended by itself with wait status {}; see daemon.log", *status));
       }
     } else {
       daemon_.kill_now();
@@ -719,8 +750,7 @@ void Harness::finish_phase() {
   write_config("1h");
   start_daemon(std::nullopt);
   capture_proc();
-  const auto deadline =
-      Clock::now() + milliseconds{static_cast<long>(o_.finish_seconds * 1000)};
+  const auto deadline = Clock::now() + milliseconds{static_cast<long>(o_.finish_seconds * 1000)};
   std::vector<std::string> last_problems;
   while (true) {
     std::this_thread::sleep_for(milliseconds{2000});
@@ -740,8 +770,10 @@ void Harness::finish_phase() {
       if (truth != scraped) {
         std::string diff;
         std::set<std::pair<std::string, std::string>> keys;
-        for (const auto& [k, v] : truth) keys.insert(k);
-        for (const auto& [k, v] : scraped) keys.insert(k);
+        for (const auto& [k, v] : truth)
+          keys.insert(k);
+        for (const auto& [k, v] : scraped)
+          keys.insert(k);
         for (const auto& k : keys) {
           const long t = truth.count(k) ? truth.at(k) : 0;
           const long s = scraped.count(k) ? scraped.at(k) : 0;
@@ -873,8 +905,9 @@ int Harness::run() {
 
 int main(int argc, char** argv) {
   rotor::chaos::Options options;
-  CLI::App app{"rotor-chaos: kills rotor run at every protocol step and at random, with faults, "
-               "and checks that no password is lost or leaked (docs/chaos.md)"};
+  CLI::App app{
+      "rotor-chaos: kills rotor run at every protocol step and at random, with faults, "
+      "and checks that no password is lost or leaked (docs/chaos.md)"};
   app.add_option("--rotor", options.rotor, "the rotor executable")->required();
   app.add_option("--sim", options.sim, "the rotor-sim executable")->required();
   app.add_option("--work", options.work, "work directory (default: a new one under /tmp)");

@@ -84,8 +84,7 @@ const RecordTruth* find_record(const Snapshot& snapshot, const std::string& id) 
 
 // A password that no reset API ever accepted is the operator's initial one.
 bool set_by_reset(const ServerTruth& server, const std::string& password) {
-  return std::find(server.history.begin(), server.history.end(), password) !=
-         server.history.end();
+  return std::find(server.history.begin(), server.history.end(), password) != server.history.end();
 }
 
 }  // namespace
@@ -110,9 +109,9 @@ std::vector<std::string> check_no_lockout(const Snapshot& snapshot) {
   return violations;
 }
 
-std::vector<std::string> check_unique_and_fresh(const Snapshot& snapshot,
-                                                const std::set<std::string>& unique_ids,
-                                                const std::map<std::string, std::string>& policy_of) {
+std::vector<std::string> check_unique_and_fresh(
+    const Snapshot& snapshot, const std::set<std::string>& unique_ids,
+    const std::map<std::string, std::string>& policy_of) {
   std::vector<std::string> violations;
   // password → the servers whose history holds it
   std::map<std::string, std::set<std::string>> holders;
@@ -133,9 +132,8 @@ std::vector<std::string> check_unique_and_fresh(const Snapshot& snapshot,
     std::set<std::string> seen;
     for (const auto& password : distinct) {
       if (!seen.insert(password).second) {
-        violations.push_back(
-            fmt::format("I2: server {} ({}) was given a password it had before", server.id,
-                        server.name));
+        violations.push_back(fmt::format("I2: server {} ({}) was given a password it had before",
+                                         server.id, server.name));
         break;
       }
     }
@@ -152,8 +150,8 @@ std::vector<std::string> check_unique_and_fresh(const Snapshot& snapshot,
     for (const auto& id : ids) {
       if (unique_ids.count(id) != 0) {
         violations.push_back(fmt::format(
-            "I2: server {} (unique mode, policy {}) shares a password with {} other server(s)",
-            id, policy(id), ids.size() - 1));
+            "I2: server {} (unique mode, policy {}) shares a password with {} other server(s)", id,
+            policy(id), ids.size() - 1));
       } else if (policy(id) != policy(first)) {
         violations.push_back(fmt::format(
             "I2: shared-mode server {} (policy {}) shares a password with server {} of policy {}",
@@ -182,9 +180,9 @@ std::vector<std::string> check_progress(const Snapshot& snapshot) {
     }
     if (!server.plugin) {
       if (field("quarantined").empty()) {
-        violations.push_back(fmt::format(
-            "I4: server {} ({}) has no reset plug-in and is not quarantined", server.id,
-            server.name));
+        violations.push_back(
+            fmt::format("I4: server {} ({}) has no reset plug-in and is not quarantined", server.id,
+                        server.name));
       }
       continue;
     }
