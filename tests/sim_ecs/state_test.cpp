@@ -22,7 +22,10 @@ class EcsStateTest : public ::testing::Test {
 // Export then import into a fresh service gives the same servers, with every password.
 TEST_F(EcsStateTest, RoundTripKeepsEveryServerAndPassword) {
   EcsService first(options(5));
-  const auto id = first.add_server({.os_type = OsType::Windows, .password = "Start-Pass-123!"});
+  ServerSpec spec;
+  spec.os_type = OsType::Windows;
+  spec.password = "Start-Pass-123!";
+  const auto id = first.add_server(spec);
   ASSERT_TRUE(first.restart_server(id));
   SimRequest reset{"PUT",
                    "/v2.1/" + first.options().project_id + "/servers/" + id + "/os-reset-password",
