@@ -141,11 +141,13 @@ class Child {
              const fs::path& out, const fs::path& err) {
     status_.reset();
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const auto& arg : argv) {
       args.push_back(const_cast<char*>(arg.c_str()));
     }
     args.push_back(nullptr);
     std::vector<char*> envp;
+    envp.reserve(env.size() + 1);
     for (const auto& var : env) {
       envp.push_back(const_cast<char*>(var.c_str()));
     }
@@ -591,7 +593,7 @@ void Harness::after_kill(const std::string& why) {
   Snapshot snap = snapshot();
   ++n_.checks;
   for (const auto& v : check_no_lockout(snap)) {
-    violation(v + " (after " + why + ")");
+    violation(fmt::format("{} (after {})", v, why));
   }
   leaks_.add_snapshot(snap);
   scan_outputs();
