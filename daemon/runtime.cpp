@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "daemon/failpoints.h"
+
 namespace rotor::daemon {
 namespace {
 
@@ -170,9 +172,12 @@ Result<std::unique_ptr<Runtime>> Runtime::create(std::shared_ptr<const config::C
   seams.verifier = &runtime->verifier_;
   seams.in_flight = &runtime->in_flight_;
   for (auto& [name, client] : runtime->clouds_) {
-    runtime->rotators_.emplace(
-        name, std::make_unique<engine::Rotator>(*runtime->store_, *client, *runtime->generator_,
-                                                clock, random, seams));
+    auto rotator = std::make_unique<engine::Rotator>(*runtime->store_, *client,
+                                                     *runtime->generator_, clock, random, seams);
+    if (auto installed = install_test_failpoint(*rotator); !installed) {
+      return fail(installed.error());
+    }
+    runtime->rotators_.emplace(name, std::move(rotator));
   }
   return runtime;
 }

@@ -213,6 +213,17 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       const std::string path = vault_path(cfg.vault.kv.path, *cloud_cfg, policy, server);
       selected_paths.insert(path);
       auto metadata = rt.vault().read_metadata(path);
+      if (metadata && engine::RecordStore::mirror_is_stale(*metadata)) {
+        // The mirror lags the data (a failed mirror write, or a crash between the two): the data
+        // is the truth, and a pending rotation must not hide behind an old mirror.
+        auto fresh = rt.store().remirror(path);
+        if (!fresh) {
+          logger->warn("cannot refresh the metadata mirror policy={} server_id={} error=\"{}\"",
+                       policy.name, server.id, fresh.error().to_string());
+          continue;  // unknown state: never act on a guess
+        }
+        metadata->custom_metadata = std::move(*fresh);
+      }
       if (metadata) {
         const RecordMetadata parsed = parse_record_metadata(metadata->custom_metadata);
         sv.state = parsed.state;

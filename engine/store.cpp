@@ -30,10 +30,34 @@ Result<std::uint64_t> RecordStore::save(const std::string& path, const ServerRec
   }
   vault::KvMetadataUpdate update;
   update.custom_metadata = record.metadata();
+  update.custom_metadata->emplace(kMirrorsVersion, std::to_string(written->version));
   if (auto mirrored = vault_.write_metadata(path, update); !mirrored) {
     log::get("engine")->warn("metadata mirror failed path={} error={}", path, mirrored.error());
   }
   return written->version;
+}
+
+bool RecordStore::mirror_is_stale(const vault::KvMetadata& metadata) {
+  const auto found = metadata.custom_metadata.find(kMirrorsVersion);
+  return found == metadata.custom_metadata.end() ||
+         found->second != std::to_string(metadata.current_version);
+}
+
+Result<std::map<std::string, std::string>> RecordStore::remirror(const std::string& path) {
+  std::lock_guard lock(mutex_);
+  auto secret = vault_.read(path);
+  if (!secret) {
+    return fail(secret.error());
+  }
+  vault::KvMetadataUpdate update;
+  update.custom_metadata = (secret->deleted || secret->destroyed)
+                               ? ServerRecord{}.metadata()
+                               : ServerRecord::from_kv(secret->data).metadata();
+  update.custom_metadata->emplace(kMirrorsVersion, std::to_string(secret->version));
+  if (auto mirrored = vault_.write_metadata(path, update); !mirrored) {
+    return fail(mirrored.error());
+  }
+  return *update.custom_metadata;
 }
 
 Result<void> RecordStore::maintain() {

@@ -4,6 +4,7 @@
 // can share it.
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -30,6 +31,13 @@ class RecordStore {
   // its state into custom_metadata (best effort: the data is the truth). Returns the new version.
   Result<std::uint64_t> save(const std::string& path, const ServerRecord& record,
                              std::uint64_t cas);
+  // The custom_metadata key that says which data version the mirror was written from. A mirror
+  // whose version differs from the secret's current version is stale: its write failed, or the
+  // process died between the data and the mirror.
+  static constexpr const char* kMirrorsVersion = "mirrors_version";
+  [[nodiscard]] static bool mirror_is_stale(const vault::KvMetadata& metadata);
+  // Reads the record and writes its mirror again; returns the fresh custom_metadata.
+  Result<std::map<std::string, std::string>> remirror(const std::string& path);
   // Renews or re-creates the Vault token when due.
   Result<void> maintain();
 

@@ -3,8 +3,13 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -29,6 +34,31 @@ std::string read_secret_file(const std::string& path) {
   return text;
 }
 
+// Writes the state to F.tmp (mode 0600: it holds every password), fsyncs it and renames it over F.
+void save_state(EcsSimulator& simulator, const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  const std::string text = simulator.service().export_state().dump();
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(errno));
+  }
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      ::close(fd);
+      throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(errno));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    throw std::runtime_error("cannot save " + path + ": " + std::strerror(errno));
+  }
+}
+
 }  // namespace
 
 int ecs_main(int argc, char** argv) {
@@ -44,6 +74,7 @@ int ecs_main(int argc, char** argv) {
   std::string flavor = "otc";
   EcsSimulatorOptions options;
   bool no_auth = false;
+  std::string state_file;
   app.add_option("--listen", listen, "HOST:PORT to listen on (port 0 = any free port)");
   app.add_option("--tls-cert", tls_cert, "PEM certificate file (serve HTTPS)");
   app.add_option("--tls-key", tls_key, "PEM private key file");
@@ -78,6 +109,9 @@ int ecs_main(int argc, char** argv) {
         return names;
       }());
   app.add_flag("--no-auth", no_auth, "accept requests without credentials");
+  app.add_option("--state-file", state_file,
+                 "keep the fleet here across a stop (SIGTERM): loaded at start if it exists "
+                 "(instead of generating --servers), written at the stop");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -155,6 +189,17 @@ int ecs_main(int argc, char** argv) {
   }
   EcsSimulator& simulator = *owned;
   try {
+    if (!state_file.empty()) {
+      if (std::ifstream in(state_file); in) {
+        simulator.service().import_state(nlohmann::json::parse(in));
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rotor-sim ecs: cannot load the state file %s: %s\n", state_file.c_str(),
+                 e.what());
+    return 2;
+  }
+  try {
     simulator.start();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rotor-sim ecs: %s\n", e.what());
@@ -165,6 +210,14 @@ int ecs_main(int argc, char** argv) {
   int received = 0;
   sigwait(&signals, &received);
   simulator.stop();
+  if (!state_file.empty()) {
+    try {
+      save_state(simulator, state_file);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "rotor-sim ecs: %s\n", e.what());
+      return 1;
+    }
+  }
   return 0;
 }
 

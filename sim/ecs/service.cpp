@@ -864,6 +864,99 @@ json EcsService::servers_json() const {
   return {{"servers", std::move(list)}};
 }
 
+// Durable state (`rotor-sim ecs --state-file`): the servers with their whole history, and the id
+// generator, so that a restarted simulator is the same cloud. Jobs and tokens are not kept: a job
+// running at the stop is lost (its server keeps its status), clients log in again.
+namespace {
+
+std::int64_t to_nanos(SysTime when) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
+}
+
+SysTime from_nanos(std::int64_t nanos) {
+  return SysTime(std::chrono::duration_cast<SysTime::duration>(std::chrono::nanoseconds(nanos)));
+}
+
+}  // namespace
+
+json EcsService::export_state() const {
+  std::lock_guard lock(state_->mutex);
+  state_->advance_jobs(options_);
+  json servers = json::array();
+  for (const auto& server : state_->servers) {
+    const auto& s = server.s;
+    json history = json::array();
+    for (const auto& record : s.history) {
+      history.push_back({{"password", record.password},
+                         {"at", to_nanos(record.at)},
+                         {"api", record.api},
+                         {"effective", record.effective}});
+    }
+    servers.push_back({{"id", s.id},
+                       {"name", s.name},
+                       {"status", s.status},
+                       {"os_type", to_string(s.os_type)},
+                       {"tags", s.tags},
+                       {"locked", s.locked},
+                       {"plugin", s.plugin},
+                       {"current_password", s.current_password},
+                       {"after_restart_password", s.after_restart_password},
+                       {"restarts", s.restarts},
+                       {"history", std::move(history)},
+                       {"image_id", server.image_id},
+                       {"image_name", server.image_name},
+                       {"flavor_id", server.flavor_id},
+                       {"created", to_nanos(server.created)},
+                       {"updated", to_nanos(server.updated)}});
+  }
+  return {{"format", 1}, {"rng", state_->rng}, {"servers", std::move(servers)}};
+}
+
+void EcsService::import_state(const json& state) {
+  if (!state.is_object() || state.value("format", 0) != 1 || !state.contains("servers")) {
+    throw std::runtime_error("not an ECS simulator state (format 1)");
+  }
+  std::list<Server> servers;
+  for (const auto& item : state.at("servers")) {
+    Server server;
+    auto& s = server.s;
+    s.id = item.at("id").get<std::string>();
+    s.name = item.at("name").get<std::string>();
+    s.status = item.at("status").get<std::string>();
+    if (s.status == "REBOOT" || s.status == "HARD_REBOOT") {
+      s.status = "ACTIVE";  // its job did not survive the stop
+    }
+    s.os_type =
+        item.at("os_type").get<std::string>() == "Windows" ? OsType::Windows : OsType::Linux;
+    s.tags = item.at("tags").get<std::vector<std::string>>();
+    s.locked = item.at("locked").get<bool>();
+    s.plugin = item.at("plugin").get<bool>();
+    s.current_password = item.at("current_password").get<std::string>();
+    s.after_restart_password = item.at("after_restart_password").get<std::string>();
+    s.restarts = item.at("restarts").get<int>();
+    for (const auto& record : item.at("history")) {
+      s.history.push_back({record.at("password").get<std::string>(),
+                           from_nanos(record.at("at").get<std::int64_t>()),
+                           record.at("api").get<std::string>(),
+                           record.at("effective").get<bool>()});
+    }
+    server.image_id = item.at("image_id").get<std::string>();
+    server.image_name = item.at("image_name").get<std::string>();
+    server.flavor_id = item.at("flavor_id").get<std::string>();
+    server.created = from_nanos(item.at("created").get<std::int64_t>());
+    server.updated = from_nanos(item.at("updated").get<std::int64_t>());
+    servers.push_back(std::move(server));
+  }
+  std::lock_guard lock(state_->mutex);
+  state_->servers.clear();
+  state_->index.clear();
+  state_->jobs.clear();
+  for (auto& server : servers) {
+    state_->insert(std::move(server));
+  }
+  state_->rng = state.at("rng").get<std::uint64_t>();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Request handling
 

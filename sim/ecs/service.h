@@ -84,6 +84,11 @@ class EcsService {
   [[nodiscard]] std::chrono::system_clock::time_point now() const;
 
   [[nodiscard]] nlohmann::json servers_json() const;
+  // Everything a restarted simulator needs to be the same cloud (servers, histories, ids); jobs
+  // and tokens are not kept. import_state replaces the fleet; it throws std::runtime_error or a
+  // json exception on a malformed state.
+  [[nodiscard]] nlohmann::json export_state() const;
+  void import_state(const nlohmann::json& state);
   [[nodiscard]] const EcsSimulatorOptions& options() const noexcept { return options_; }
 
  private:

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <fmt/chrono.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -181,6 +183,48 @@ TEST_F(SchedulerTest, ResumesPendingRotations) {
   ASSERT_TRUE(stored.has_value()) << stored.error().to_string();
   EXPECT_EQ(stored->record.password.reveal(), sent);
   EXPECT_FALSE(logs.contains(sent));
+}
+
+// Found by the chaos harness: a pending record whose metadata mirror is stale (its write failed,
+// or the daemon died between the data and the mirror) and says "current, rotated just now" is
+// still resumed on the next tick — the data is the truth — and the mirror is refreshed.
+TEST_F(SchedulerTest, ResumesPendingBehindAStaleMirror) {
+  ids_ = {add("weekly")};
+  const std::string path = "ecs/sim/0a1b2c3d4e5f40718293a4b5c6d7e8f9/" + ids_[0];
+  auto rt = runtime();
+  {
+    Scheduler scheduler(*rt, options());
+    rt->rotator("sim")->set_failpoint([](engine::Step step, const std::string&) {
+      if (step == engine::Step::PendingWritten) {
+        throw std::runtime_error("simulated crash");
+      }
+    });
+    EXPECT_THROW(scheduler.tick(stop_), std::runtime_error);
+    rt->rotator("sim")->set_failpoint({});
+  }
+  // The mirror as a lost write would leave it: an older, innocent-looking state.
+  vault::KvMetadataUpdate stale;
+  stale.custom_metadata = std::map<std::string, std::string>{
+      {"state", "current"},
+      {"policy", "weekly"},
+      {"managed_by", "rotor"},
+      {"rotated_at", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
+                                 std::chrono::floor<std::chrono::seconds>(clock_.now()))},
+      {"mirrors_version", "0"}};
+  ASSERT_TRUE(rt->vault().write_metadata(path, stale).has_value());
+  clock_.advance(1h);  // not due by age: only the data says it is pending
+
+  auto restarted = runtime();
+  Scheduler scheduler(*restarted, options());
+  const auto summary = scheduler.tick(stop_);
+  EXPECT_EQ(summary.rotated, 1U);
+  auto stored = restarted->store().load(path);
+  ASSERT_TRUE(stored.has_value()) << stored.error().to_string();
+  EXPECT_NE(stored->record.state, engine::State::Pending);
+  auto metadata = restarted->vault().read_metadata(path);
+  ASSERT_TRUE(metadata.has_value());
+  EXPECT_FALSE(engine::RecordStore::mirror_is_stale(*metadata));
+  EXPECT_NE(metadata->custom_metadata.at("state"), "pending");
 }
 
 // The state cache holds no password; deleting it changes nothing: the next tick rebuilds the same
