@@ -26,7 +26,7 @@ struct RateAdaptation {
   double ceiling = 0.0;     // requests/s never grown above; 0 = the initial rate
   double decrease = 0.8;    // factor applied on a throttle
   double increase = 0.05;   // growth per second while saturated, as a fraction of the rate
-  double slow_start = 0.5;  // growth per second before the first throttle (0 = none)
+  double slow_start = 1.4;  // growth per second before the first throttle (x4/s; 0 = none)
   std::chrono::milliseconds cooldown{1000};  // at most one cut per cooldown
 };
 
