@@ -103,7 +103,8 @@ class Sims:
                 proc.wait()
 
 
-def rotor_config(work, sims, mode, rps, adaptive, concurrency, max_batch, metrics_port):
+def rotor_config(work, sims, mode, rps, adaptive, concurrency, max_batch, metrics_port,
+                 log_level="warn"):
     limits = f"requests_per_second: {rps}, max_batch: {max_batch}"
     if adaptive:
         limits += ", adaptive: true"
@@ -113,7 +114,7 @@ def rotor_config(work, sims, mode, rps, adaptive, concurrency, max_batch, metric
   state_dir: {work}/state
   concurrency: {concurrency}
   metrics_listen: 127.0.0.1:{metrics_port}
-  log_level: warn
+  log: {{ level: {log_level} }}
 vault:
   address: {sims.vault}
   auth:
@@ -282,10 +283,11 @@ def scenario_memory(opts, work, sims, servers, idle_seconds):
     log(f"== memory: rotor run managing {servers} servers, idle window {idle_seconds}s")
     sims.ecs_post("/_sim/faults", {"rate_limit": {"rps": 0, "burst": 0}})
     config = rotor_config(work, sims, "unique", opts.rps, False, opts.concurrency, 100,
-                          opts.metrics_port)
+                          opts.metrics_port, log_level="info")
     errlog = open(f"{work}/daemon.log", "w+")
     started = time.monotonic()
-    proc = subprocess.Popen([opts.rotor, "run", "-c", config], stdout=subprocess.DEVNULL,
+    root = ["--allow-root"] if os.geteuid() == 0 else []
+    proc = subprocess.Popen([opts.rotor, "run", "-c", config, *root], stdout=subprocess.DEVNULL,
                             stderr=errlog)
     try:
         first_tick = None

@@ -41,7 +41,7 @@ async function rotate(server) {
   const username = (server.metadata && server.metadata.os_type === 'Windows') ? 'Administrator' : 'root';
   const flag = await client.showResetPasswordFlag(
     new ecs.ShowResetPasswordFlagRequest().withServerId(server.id));
-  if (String(flag.resetpwd_flag) !== 'True') throw new Error(`no reset plug-in on ${server.id}`);
+  if (String(flag.resetpwd_flag ?? flag.resetpwdFlag) !== 'True') throw new Error(`no reset plug-in on ${server.id}`);
   let version = 0;
   let current;
   try {
@@ -63,7 +63,7 @@ async function rotate(server) {
       await client.resetServerPassword(
         new ecs.ResetServerPasswordRequest().withServerId(server.id).withBody(body));
     } catch (e) {
-      if (e.status === 400 && attempt < 3) continue;  // a password the rules refused: a new one
+      if (Number(e.httpStatusCode) === 400 && attempt < 3) continue;  // a password the rules refused: a new one
       throw e;
     }
     const committed = { username, password: next, state: 'awaiting_restart',

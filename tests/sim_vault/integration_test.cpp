@@ -201,7 +201,7 @@ TEST_F(VaultIntegrationTest, SharedByManyWorkers) {
   EXPECT_EQ(logins(), 1);
   simulator_->core().expire_token("");  // dies under every worker
   EXPECT_EQ(run_workers(1), 0);
-  EXPECT_EQ(logins(), 2);
+  EXPECT_EQ(logins(), 2) << logs_.joined();
   for (int w = 0; w < kWorkers; ++w) {
     auto read = client.read("servers/w" + std::to_string(w));
     ASSERT_TRUE(read);
