@@ -361,6 +361,7 @@ std::string to_yaml(const Config& config, const SummaryOptions& options) {
     }
     out << "    limits:\n"
         << "      requests_per_second: " << cloud.limits.requests_per_second << '\n'
+        << "      adaptive: " << (cloud.limits.adaptive ? "true" : "false") << '\n'
         << "      max_batch: " << cloud.limits.max_batch << '\n'
         << "      timeout: " << format_duration(cloud.limits.timeout) << '\n';
   }

@@ -89,6 +89,9 @@ struct CloudAuth {
 
 struct CloudLimits {
   int requests_per_second = 10;
+  // The cloud's limit is unknown: requests_per_second is where Rotor starts, and it probes up
+  // (to 1000/s) until the cloud throttles. Throttling slows Rotor down in both cases.
+  bool adaptive = false;
   int max_batch = 100;
   std::chrono::seconds timeout{30};
   bool operator==(const CloudLimits&) const = default;

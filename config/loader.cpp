@@ -791,6 +791,9 @@ std::optional<Cloud> Loader::cloud(const std::string& name, const YAML::Mark& ke
     if (auto rps = limits->integer("requests_per_second", 1, 1000, false)) {
       cloud.limits.requests_per_second = static_cast<int>(*rps);
     }
+    if (auto adaptive = limits->boolean("adaptive")) {
+      cloud.limits.adaptive = *adaptive;
+    }
     if (auto batch = limits->integer("max_batch", 1, 1000, false)) {
       cloud.limits.max_batch = static_cast<int>(*batch);
     }

@@ -48,6 +48,7 @@ Result<ecs::CloudConfig> cloud_config(const config::Cloud& cloud, const config::
   out.limits.max_batch = static_cast<std::size_t>(cloud.limits.max_batch);
   out.limits.requests_per_second = cloud.limits.requests_per_second;
   out.limits.burst = cloud.limits.requests_per_second;
+  out.limits.adaptive = cloud.limits.adaptive;
   out.limits.request_timeout =
       std::chrono::duration_cast<std::chrono::milliseconds>(cloud.limits.timeout);
   // The engine retries resets itself (with the same password); the client retries only briefly.

@@ -18,6 +18,7 @@
 #include "daemon/ramp.h"
 #include "daemon/reconcile.h"
 #include "daemon/record_metadata.h"
+#include "daemon/metadata_reader.h"
 #include "daemon/selection.h"
 #include "engine/record.h"
 
@@ -204,15 +205,30 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     const engine::RotationPolicy rotation = rotation_policy(policy);
     std::vector<engine::Target> resumes;
     std::vector<engine::Target> due;
-    for (auto& server : select(policy, *listing)) {
+    auto selected = select(policy, *listing);
+    // Metadata is read a chunk at a time, the reads of a chunk overlapping (metadata_reader.h);
+    // chunks keep the memory for them bounded whatever the fleet size.
+    constexpr std::size_t kMetadataChunk = 512;
+    std::vector<std::string> chunk_paths;
+    std::vector<Result<vault::KvMetadata>> chunk_metadata;
+    for (std::size_t index = 0; index < selected.size(); ++index) {
+      auto& server = selected[index];
+      if (index % kMetadataChunk == 0) {
+        chunk_paths.clear();
+        for (std::size_t j = index; j < std::min(selected.size(), index + kMetadataChunk); ++j) {
+          chunk_paths.push_back(vault_path(cfg.vault.kv.path, *cloud_cfg, policy, selected[j]));
+        }
+        chunk_metadata = read_metadata_concurrently(
+            rt.vault(), chunk_paths, static_cast<std::size_t>(std::max(1, cfg.daemon.concurrency)));
+      }
       ServerView sv;
       sv.policy = policy.name;
       sv.server_id = server.id;
       sv.server_name = server.name;
       sv.state = "unrotated";
-      const std::string path = vault_path(cfg.vault.kv.path, *cloud_cfg, policy, server);
+      const std::string path = chunk_paths[index % kMetadataChunk];
       selected_paths.insert(path);
-      auto metadata = rt.vault().read_metadata(path);
+      auto& metadata = chunk_metadata[index % kMetadataChunk];
       if (metadata && engine::RecordStore::mirror_is_stale(*metadata)) {
         // The mirror lags the data (a failed mirror write, or a crash between the two): the data
         // is the truth, and a pending rotation must not hide behind an old mirror.

@@ -99,6 +99,27 @@ void append_servers_array(WipingBuffer& body, std::span<const std::string> ids) 
   body.append("]");
 }
 
+// Slowing down on throttling is always on; only the ceiling differs: a known limit is never
+// exceeded, an unknown one is probed for.
+http::RateAdaptation rate_adaptation(const CloudLimits& limits) {
+  http::RateAdaptation adaptation;
+  adaptation.enabled = true;
+  adaptation.floor = std::min(1.0, limits.requests_per_second);
+  adaptation.ceiling = limits.adaptive
+                           ? std::max(limits.max_requests_per_second, limits.requests_per_second)
+                           : limits.requests_per_second;
+  return adaptation;
+}
+
+// A throttle's Retry-After pauses every caller of the bucket, within the retry policy's cap.
+std::optional<std::chrono::nanoseconds> pause_for(
+    std::optional<std::chrono::nanoseconds> retry_after, const http::RetryPolicy& retry) {
+  if (!retry_after) {
+    return std::nullopt;
+  }
+  return std::min<std::chrono::nanoseconds>(*retry_after, retry.max_retry_after);
+}
+
 }  // namespace
 
 std::string_view to_string(JobState state) noexcept {
@@ -155,7 +176,8 @@ EcsClient::EcsClient(CloudConfig config, HttpTransport& transport, Clock& clock,
       transport_(transport),
       clock_(clock),
       random_(random),
-      bucket_(config_.limits.requests_per_second, config_.limits.burst, clock) {
+      bucket_(config_.limits.requests_per_second, config_.limits.burst, clock,
+              rate_adaptation(config_.limits)) {
   while (!config_.ecs_endpoint.empty() && config_.ecs_endpoint.back() == '/') {
     config_.ecs_endpoint.pop_back();
   }
@@ -233,6 +255,11 @@ EcsClient::Exchange EcsClient::execute(HttpMethod method, const std::string& pat
     auto result = transport_.send(request);
     CallStatus status = classify(result, ctx, clock_.now());
     status.attempts = attempts;
+    if (status.error && status.error->code() == ErrorCode::Throttled &&
+        bucket_.on_throttled(pause_for(status.retry_after, config_.limits.retry))) {
+      logger->info("ecs throttled, slowing down cloud={} call=\"{}\" rate_per_s={:.1f}",
+                   config_.name, what, bucket_.rate());
+    }
     if (status.accepted()) {
       logger->debug("ecs call accepted cloud={} call=\"{}\" status={} attempt={}", config_.name,
                     what, result->status, attempts);

@@ -129,6 +129,8 @@ class EcsClient {
                            std::chrono::milliseconds timeout);
 
   [[nodiscard]] const CloudConfig& config() const noexcept { return config_; }
+  // The token bucket's current rate (requests/s): lower than configured after throttling.
+  [[nodiscard]] double request_rate() const { return bucket_.rate(); }
 
  private:
   struct Exchange {

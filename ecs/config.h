@@ -33,8 +33,13 @@ struct IamCredentials {
 struct CloudLimits {
   std::size_t max_batch = 1000;  // servers per batch reset / reboot call (1..1000)
   std::size_t page_size = 100;   // servers per listing page (1..1000)
+  // The token bucket. Throttling (429, Common.0024) always slows it down (and Retry-After pauses
+  // it); it then probes back up to requests_per_second, or, when `adaptive` (the cloud's limit
+  // is unknown), from requests_per_second up to max_requests_per_second.
   double requests_per_second = 10.0;
   double burst = 10.0;
+  bool adaptive = false;
+  double max_requests_per_second = 1000.0;
   http::RetryPolicy retry;
   std::chrono::milliseconds request_timeout{30'000};
   // A cached token is replaced when it has less than this left, or is older than max_token_age.

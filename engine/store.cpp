@@ -5,7 +5,6 @@
 namespace rotor::engine {
 
 Result<LoadedRecord> RecordStore::load(const std::string& path) {
-  std::lock_guard lock(mutex_);
   auto secret = vault_.read(path);
   if (!secret) {
     if (secret.error().code() == ErrorCode::NotFound) {
@@ -23,7 +22,6 @@ Result<LoadedRecord> RecordStore::load(const std::string& path) {
 
 Result<std::uint64_t> RecordStore::save(const std::string& path, const ServerRecord& record,
                                         std::uint64_t cas) {
-  std::lock_guard lock(mutex_);
   auto written = vault_.write(path, record.to_kv(), vault::Cas::expect(cas));
   if (!written) {
     return fail(written.error());
@@ -44,7 +42,6 @@ bool RecordStore::mirror_is_stale(const vault::KvMetadata& metadata) {
 }
 
 Result<std::map<std::string, std::string>> RecordStore::remirror(const std::string& path) {
-  std::lock_guard lock(mutex_);
   auto secret = vault_.read(path);
   if (!secret) {
     return fail(secret.error());
@@ -61,7 +58,6 @@ Result<std::map<std::string, std::string>> RecordStore::remirror(const std::stri
 }
 
 Result<void> RecordStore::maintain() {
-  std::lock_guard lock(mutex_);
   return vault_.maybe_renew();
 }
 

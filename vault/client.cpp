@@ -1,8 +1,10 @@
 #include "vault/client.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <charconv>
+#include <mutex>
 
 #include "common/log.h"
 #include "vault/json_util.h"
@@ -216,11 +218,17 @@ struct VaultClient::State {
   Random& random;
   std::shared_ptr<spdlog::logger> log;
 
+  // The engine's workers share one client: KV calls run concurrently and only copy the token
+  // under token_mutex; login, renewal and lookup (everything that changes the token or its
+  // schedule) are serialised by auth_mutex (recursive: start() logs in and then looks up).
+  mutable std::mutex token_mutex;
+  std::recursive_mutex auth_mutex;
+  std::atomic<std::uint64_t> token_generation{0};  // bumped by every login
   Secret token;
   TokenInfo info;
   std::int64_t requested_ttl = 0;  // increment asked for on renewal (the login TTL)
   Next next = Next::None;
-  bool in_health_wait = false;
+  std::atomic<bool> in_health_wait{false};  // one health wait at a time, and no recursion
   steady_clock::time_point next_at{};
   steady_clock::time_point expires_at{};
 
@@ -259,8 +267,11 @@ struct VaultClient::State {
     if (!config.vault_namespace.empty()) {
       request.headers.set("X-Vault-Namespace", config.vault_namespace);
     }
-    if (call.authenticated && !token.empty()) {
-      request.headers.set("X-Vault-Token", token.reveal());
+    if (call.authenticated) {
+      std::lock_guard lock(token_mutex);
+      if (!token.empty()) {
+        request.headers.set("X-Vault-Token", token.reveal());
+      }
     }
     if (call.body != nullptr) {
       request.headers.set("Content-Type", "application/json");
@@ -282,7 +293,7 @@ struct VaultClient::State {
                                        : (result.error().code() == ErrorCode::ConnectFailed ||
                                           result.error().code() == ErrorCode::ConnectionLost ||
                                           result.error().code() == ErrorCode::Timeout);
-    if (!server_trouble || !call.idempotent || in_health_wait) {
+    if (!server_trouble || !call.idempotent || in_health_wait.load()) {
       return result;
     }
     auto status = health();
@@ -291,7 +302,9 @@ struct VaultClient::State {
     }
     log->warn("vault not ready after failed request path=/v1/{} status={} sealed={}", call.path,
               status->http_status, status->sealed);
-    in_health_wait = true;
+    if (in_health_wait.exchange(true)) {
+      return result;  // another worker is already waiting Vault out
+    }
     auto ready = wait_until_ready();
     in_health_wait = false;
     if (!ready) {
@@ -364,14 +377,21 @@ struct VaultClient::State {
   // send() plus authentication recovery: a 403 "invalid token" logs in again (AppRole) and
   // retries once. A plain "permission denied" is returned as is: no loop.
   Result<HttpResponse> exchange(const Call& call) {
+    const auto generation = token_generation.load();
     auto result = send(call);
     if (!result || result->status != 403 || !call.authenticated || !can_login() ||
         !has_invalid_token(result->body.view())) {
       return result;
     }
-    log->warn("vault token rejected as invalid, logging in again path=/v1/{}", call.path);
-    if (auto login_result = login(); !login_result) {
-      return fail(login_result.error());
+    {
+      std::lock_guard auth(auth_mutex);
+      // Workers that saw the same dead token log in once: the others reuse the new token.
+      if (token_generation.load() == generation) {
+        log->warn("vault token rejected as invalid, logging in again path=/v1/{}", call.path);
+        if (auto login_result = login(); !login_result) {
+          return fail(login_result.error());
+        }
+      }
     }
     return send(call);
   }
@@ -469,7 +489,9 @@ struct VaultClient::State {
     }
     if (from_login) {
       const auto& text = client_token->get_ref<const detail::WipedString&>();
+      std::lock_guard lock(token_mutex);
       token = Secret::from(std::string_view(text.data(), text.size()));
+      ++token_generation;
     }
     const auto ttl = detail::get_int(*auth, "lease_duration").value_or(0);
     const bool renewable = detail::get_bool(*auth, "renewable").value_or(false);
@@ -665,6 +687,7 @@ VaultClient::~VaultClient() = default;
 
 Result<void> VaultClient::start() {
   auto& s = *state_;
+  std::lock_guard auth(s.auth_mutex);
   if (auto valid = validate(s.config); !valid) {
     return fail(valid.error());
   }
@@ -685,6 +708,7 @@ Result<void> VaultClient::start() {
 
 Result<void> VaultClient::maybe_renew() {
   auto& s = *state_;
+  std::lock_guard auth(s.auth_mutex);
   if (s.next == State::Next::None) {
     return {};
   }

@@ -3,7 +3,10 @@
 // re-login, sys/health with sealed back-off. It speaks only through the HttpTransport seam and
 // waits only through the Clock seam, so every behaviour is testable without a network or time.
 //
-// Not thread-safe: one VaultClient belongs to one worker (or is guarded by its owner).
+// Thread-safe once start() has returned: the KV calls, health() and maybe_renew() may be made from
+// many workers at once (the engine's workers share one client, so Vault round trips overlap);
+// logins and renewals are serialised inside, and a token found invalid by several workers at once
+// is replaced by one login. start() must not run concurrently with anything else.
 
 #include <chrono>
 #include <memory>

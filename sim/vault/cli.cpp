@@ -49,6 +49,8 @@ int vault_main(int argc, char** argv) {
   std::uint64_t seed = 1;
   std::string faults = "none";
   std::string state_file;
+  int threads = 64;
+  int latency_ms = 0;
   app.add_option("--listen", listen, "HOST:PORT to listen on (port 0 = any free port)")
       ->capture_default_str();
   app.add_option("--tls-cert", tls_cert, "PEM certificate (with --tls-key: serve HTTPS)");
@@ -68,6 +70,11 @@ int vault_main(int argc, char** argv) {
   app.add_option("--seed", seed, "seed for tokens, ids and faults")->capture_default_str();
   app.add_option("--faults", faults, "fault profile: none, flaky, chaos")->capture_default_str();
   app.add_option("--state-file", state_file, "keep state here across restarts (atomic writes)");
+  app.add_option("--threads", threads, "HTTP worker threads (one per open connection)")
+      ->capture_default_str();
+  app.add_option("--latency-ms", latency_ms,
+                 "delay every /v1 request by this much (a fixed latency, e.g. for benchmarks)")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -107,6 +114,12 @@ int vault_main(int argc, char** argv) {
     vault.kv2_mounts = kv2_mounts;
     vault.seed = seed;
     vault.faults = VaultFaults::named(faults);
+    if (latency_ms > 0) {
+      vault.faults.enabled = true;
+      vault.faults.latency_rate = 1.0;
+      vault.faults.latency = std::chrono::milliseconds(latency_ms);
+    }
+    options.threads = threads;
     vault.state_file = state_file;
 
     // Block the stop signals before any thread starts, so that only sigwait() sees them.

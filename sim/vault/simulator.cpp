@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <thread>
 
@@ -30,6 +31,11 @@ class VaultSimulator::Impl {
       scheme_ = "http";
     }
     server_->set_payload_max_length(std::size_t{32} << 20U);
+    const auto threads = static_cast<std::size_t>(std::max(1, options_.threads));
+    // cpp-httplib's hook takes ownership of a raw pointer (it deletes the queue itself).
+    server_->new_task_queue = [threads] {
+      return new httplib::ThreadPool(threads);  // NOLINT(cppcoreguidelines-owning-memory)
+    };
     // stop() waits for idle keep-alive connections to time out: keep that short.
     server_->set_keep_alive_timeout(1);
     // Headers and body go out in separate writes: without this, Nagle + delayed ACK add ~40 ms.

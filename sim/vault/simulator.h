@@ -21,6 +21,9 @@ struct VaultSimulatorOptions {
   std::filesystem::path tls_key;
   // nullptr: the system clock.
   Clock* clock = nullptr;
+  // HTTP worker threads. cpp-httplib holds one per open keep-alive connection, so this bounds
+  // the number of concurrent clients (its default of 8 queued a 32-worker Rotor).
+  int threads = 64;
 };
 
 class VaultSimulator {

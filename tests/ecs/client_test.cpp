@@ -640,6 +640,47 @@ TEST_F(EcsClientTest, RequestsArePacedByTheBucket) {
   EXPECT_EQ(clock_.slept(), 2s);
 }
 
+// Throttling slows the client down: a 429 or a Common.0024 cuts the bucket's rate, and a known
+// limit is never exceeded again while probing back up.
+TEST_F(EcsClientTest, ThrottlingCutsTheRequestRate) {
+  auto ecs = client(Flavor::Otc, AuthMode::AkSk, [](CloudConfig& config) {
+    config.limits.requests_per_second = 10;
+    config.limits.burst = 1;
+  });
+  transport_.reply(429, R"({"error":{"code":"Common.1503","message":"Api flow control"}})",
+                   {{"Retry-After", "3"}});
+  transport_.reply(204);
+  EXPECT_TRUE(ecs->reset_password("srv-1", password_).accepted());
+  EXPECT_GE(clock_.slept(), 3s);
+  EXPECT_DOUBLE_EQ(ecs->request_rate(), 8.0);
+  clock_.advance(2s);  // past the cooldown: the next throttle is a new signal
+  transport_.reply(202, R"({"error":{"code":"Common.0024","message":"exceeds flow over limit"}})");
+  transport_.reply(204);
+  EXPECT_TRUE(ecs->reset_password("srv-1", password_).accepted());
+  EXPECT_DOUBLE_EQ(ecs->request_rate(), 6.4);
+  transport_.on_request(
+      [](const HttpRequest&) -> Result<HttpResponse> { return testing::make_response(204); });
+  for (int i = 0; i < 3000; ++i) {
+    ASSERT_TRUE(ecs->reset_password("srv-1", password_).accepted());
+  }
+  EXPECT_DOUBLE_EQ(ecs->request_rate(), 10.0);  // back at the configured limit, not above
+}
+
+// With `adaptive`, the configured rate is only the start: a saturated client probes upwards.
+TEST_F(EcsClientTest, AdaptiveClientProbesAboveItsStartingRate) {
+  auto ecs = client(Flavor::Otc, AuthMode::AkSk, [](CloudConfig& config) {
+    config.limits.requests_per_second = 10;
+    config.limits.burst = 1;
+    config.limits.adaptive = true;
+  });
+  transport_.on_request(
+      [](const HttpRequest&) -> Result<HttpResponse> { return testing::make_response(204); });
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(ecs->reset_password("srv-1", password_).accepted());
+  }
+  EXPECT_GT(ecs->request_rate(), 20.0);
+}
+
 // Configuration faults are start-up errors.
 TEST(EcsClientConfigTest, RejectsBadConfig) {
   ScriptedTransport transport;

@@ -5,6 +5,9 @@
 
 #include <atomic>
 #include <functional>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "http/curl_transport.h"
 #include "sim/vault/simulator.h"
@@ -157,6 +160,54 @@ TEST_F(VaultIntegrationTest, TokenExpiresMidRun) {
 
   simulator_->core().expire_token("");  // every token but root, now
   EXPECT_TRUE(client.write("a", fields("p2", "current"), vault::Cas::expect(1)));
+}
+
+// One client shared by many workers (as the engine's RecordStore does): their CAS writes and
+// reads all land, and a token that dies under all of them at once is replaced by one login.
+TEST_F(VaultIntegrationTest, SharedByManyWorkers) {
+  vault::VaultClient client(config_, vault::AppRoleAuth{"role-1", Secret::from("sid-secret-1")},
+                            *transport_, clock_, random_);  // ManualClock: thread-safe
+  ASSERT_TRUE(client.start());
+  constexpr int kWorkers = 8;
+  constexpr int kWrites = 6;
+  auto run_workers = [&](int round) {
+    std::atomic<int> failures{0};
+    std::vector<std::thread> workers;
+    for (int w = 0; w < kWorkers; ++w) {
+      workers.emplace_back([&, w] {
+        const std::string path = "servers/w" + std::to_string(w);
+        for (int i = 0; i < kWrites; ++i) {
+          const auto version = static_cast<std::uint64_t>(round * kWrites + i);
+          if (!client.write(path, fields(kPassword, "current"), vault::Cas::expect(version)) ||
+              !client.read(path)) {
+            ++failures;
+          }
+        }
+      });
+    }
+    for (auto& worker : workers) {
+      worker.join();
+    }
+    return failures.load();
+  };
+  EXPECT_EQ(run_workers(0), 0);
+  const auto logins = [&] {
+    int count = 0;
+    for (const auto& line : logs_.lines()) {
+      count += line.find("vault token obtained") != std::string::npos ? 1 : 0;
+    }
+    return count;
+  };
+  EXPECT_EQ(logins(), 1);
+  simulator_->core().expire_token("");  // dies under every worker
+  EXPECT_EQ(run_workers(1), 0);
+  EXPECT_EQ(logins(), 2) << logs_.joined();
+  for (int w = 0; w < kWorkers; ++w) {
+    auto read = client.read("servers/w" + std::to_string(w));
+    ASSERT_TRUE(read);
+    EXPECT_EQ(read->version, static_cast<std::uint64_t>(2 * kWrites));
+  }
+  EXPECT_FALSE(logs_.contains(kPassword));
 }
 
 // Renewal on schedule, then the max TTL caps it and the client logs in again before expiry.
