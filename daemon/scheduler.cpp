@@ -15,10 +15,10 @@
 #include <thread>
 
 #include "common/log.h"
+#include "daemon/metadata_reader.h"
 #include "daemon/ramp.h"
 #include "daemon/reconcile.h"
 #include "daemon/record_metadata.h"
-#include "daemon/metadata_reader.h"
 #include "daemon/selection.h"
 #include "engine/record.h"
 
