@@ -22,7 +22,6 @@ while (($#)); do
 done
 
 jobs=${ROTOR_BENCH_JOBS:-2}
-[[ -f /work/ccache.env ]] && source /work/ccache.env
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 # ROTOR_BENCH_BUILD_DIR reuses a configured build tree (it must have ROTOR_BUILD_BENCH=ON);
