@@ -854,7 +854,8 @@ std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
       reports[i].detail = "quarantined: " + record->record.quarantined;
       continue;
     }
-    if (record->record.state == State::Pending && !record->record.pending_password.empty()) {
+    // A rotation already under way: resumed with its own record, never with the new password.
+    const auto take_over = [&] {
       Pending item;
       item.index = i;
       item.target = &targets[i];
@@ -862,17 +863,14 @@ std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
       item.record = std::move(record->record);
       item.report = reports[i];
       item.report.resumed = true;
-      resumed.push_back(std::move(item));
+      return item;
+    };
+    if (record->record.state == State::Pending && !record->record.pending_password.empty()) {
+      resumed.push_back(take_over());
       continue;
     }
     if (record->record.awaiting_verification()) {
-      Pending item;
-      item.index = i;
-      item.target = &targets[i];
-      item.version = record->version;
-      item.record = std::move(record->record);
-      item.report = reports[i];
-      item.report.resumed = true;
+      Pending item = take_over();
       item.report.outcome = Outcome::Rotated;
       verify_restarted(policy, item);
       if (item.cas_conflict) {
