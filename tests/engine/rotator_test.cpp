@@ -15,6 +15,7 @@
 #include "sim/vault/simulator.h"
 #include "tests/support/log_capture.h"
 #include "tests/support/manual_clock.h"
+#include "tests/support/record_passwords.h"
 #include "tests/support/seeded_random.h"
 
 namespace rotor::engine {
@@ -181,16 +182,7 @@ class RotatorTest : public ::testing::Test {
     const auto snapshot = ecs_sim_->server(target.server.id);
     ASSERT_TRUE(snapshot.has_value());
     const ServerRecord record = record_of(target);
-    std::set<std::string> in_vault;
-    for (const Secret* s :
-         {&record.password, &record.previous_password, &record.pending_password}) {
-      if (!s->empty()) {
-        in_vault.emplace(s->reveal());
-      }
-    }
-    for (const auto& s : record.earlier) {
-      in_vault.emplace(s.reveal());
-    }
+    const std::set<std::string> in_vault = rotor::testing::passwords_in(record);
     for (const auto& accepted : {snapshot->current_password, snapshot->after_restart_password}) {
       if (accepted != kInitial) {
         EXPECT_TRUE(in_vault.count(accepted) == 1)

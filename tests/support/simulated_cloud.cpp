@@ -5,6 +5,8 @@
 
 #include <set>
 
+#include "tests/support/record_passwords.h"
+
 namespace rotor::testing {
 
 namespace {
@@ -107,16 +109,7 @@ std::vector<std::string> SimulatedCloud::lockouts(daemon::Runtime& runtime,
       continue;
     }
     const engine::ServerRecord& record = loaded->record;
-    std::set<std::string> in_vault;
-    for (const Secret* s :
-         {&record.password, &record.previous_password, &record.pending_password}) {
-      if (!s->empty()) {
-        in_vault.emplace(s->reveal());
-      }
-    }
-    for (const auto& s : record.earlier) {
-      in_vault.emplace(s.reveal());
-    }
+    const std::set<std::string> in_vault = passwords_in(record);
     if (!snapshot) {
       continue;  // deleted from the cloud: nothing accepts anything any more
     }
