@@ -19,7 +19,8 @@ class Random {
   Random& operator=(const Random&) = delete;
   virtual ~Random() = default;
 
-  // Fills `out` with uniformly random bytes.
+  // Fills `out` with uniformly random bytes. Implementations must be thread-safe: the engine
+  // draws from its worker threads.
   virtual void fill(std::span<std::uint8_t> out) = 0;
 
   std::uint32_t next_u32();

@@ -16,6 +16,7 @@ SeededRandom::SeededRandom(std::uint64_t seed) : seed_(seed) {
 }
 
 void SeededRandom::fill(std::span<std::uint8_t> out) {
+  const std::lock_guard lock(mutex_);
   for (std::size_t i = 0; i < out.size(); i += 8) {
     state_ += 0x9e3779b97f4a7c15ULL;
     std::uint64_t z = state_;

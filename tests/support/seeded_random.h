@@ -1,8 +1,10 @@
 #pragma once
 // A deterministic Random for tests (splitmix64). It prints its seed on construction so that a
-// failing run can be replayed with ROTOR_TEST_SEED=<seed>.
+// failing run can be replayed with ROTOR_TEST_SEED=<seed>. Thread-safe, like SystemRandom: the
+// engine draws from its worker threads.
 
 #include <cstdint>
+#include <mutex>
 
 #include "common/random.h"
 
@@ -17,6 +19,7 @@ class SeededRandom final : public Random {
 
  private:
   std::uint64_t seed_;
+  std::mutex mutex_;
   std::uint64_t state_;
 };
 
