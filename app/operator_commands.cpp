@@ -91,35 +91,50 @@ CommandRunner add_status_command(CLI::App& app) {
       policy = options->policy;
     }
     const auto rows = daemon::collect_status(*runtime, policy, now);
+    const auto holds = daemon::held_policies(*runtime, policy);
     bool errors = false;
+    const auto optional_time = [](const std::optional<config::SysSeconds>& time) {
+      return time ? engine::format_time(*time) : std::string();
+    };
     if (options->json) {
-      nlohmann::json out = nlohmann::json::array();
+      nlohmann::json servers = nlohmann::json::array();
       for (const auto& row : rows) {
-        out.push_back({{"policy", row.policy},
-                       {"server_id", row.server_id},
-                       {"server_name", row.server_name},
-                       {"state", row.state},
-                       {"rotated_at", row.rotated_at ? engine::format_time(*row.rotated_at) : ""},
-                       {"next_due", engine::format_time(row.next_due)},
-                       {"quarantined", row.quarantined},
-                       {"error", row.error}});
+        servers.push_back({{"policy", row.policy},
+                           {"server_id", row.server_id},
+                           {"server_name", row.server_name},
+                           {"state", row.state},
+                           {"rotated_at", optional_time(row.rotated_at)},
+                           {"pending_since", optional_time(row.pending_since)},
+                           {"next_due", engine::format_time(row.next_due)},
+                           {"quarantined", row.quarantined},
+                           {"stale", row.stale},
+                           {"error", row.error}});
         errors = errors || !row.error.empty();
       }
-      std::cout << out.dump(2) << '\n';
+      nlohmann::json held = nlohmann::json::array();
+      for (const auto& hold : holds) {
+        held.push_back({{"policy", hold.policy}, {"since", hold.since}, {"reason", hold.reason}});
+      }
+      std::cout << nlohmann::json{{"servers", servers}, {"held_policies", held}}.dump(2) << '\n';
       return errors ? 1 : 0;
     }
     std::printf("%-38s %-20s %-16s %-17s %-5s %-21s %s\n", "SERVER", "NAME", "POLICY", "STATE",
                 "AGE", "NEXT DUE", "NOTE");
     for (const auto& row : rows) {
       errors = errors || !row.error.empty();
-      const std::string note = !row.error.empty()        ? row.error
-                               : row.quarantined.empty() ? ""
-                                                         : "quarantined: " + row.quarantined;
+      std::string note = !row.error.empty()        ? row.error
+                         : row.quarantined.empty() ? ""
+                                                   : "quarantined: " + row.quarantined;
+      if (row.stale) {
+        note += std::string(note.empty() ? "" : "; ") +
+                "metadata behind the record (state may be out of date until the daemon's next "
+                "tick)";
+      }
       std::printf("%-38s %-20s %-16s %-17s %-5s %-21s %s\n", row.server_id.c_str(),
                   row.server_name.c_str(), row.policy.c_str(), row.state.c_str(),
                   age(row.rotated_at, now).c_str(), when(row.next_due, now).c_str(), note.c_str());
     }
-    for (const auto& held : daemon::held_policies(*runtime, policy)) {
+    for (const auto& held : holds) {
       std::printf(
           "\npolicy %s is held%s%s: %s; no new rotation until `rotor resume --policy %s` "
           "or a change of its configuration\n",

@@ -316,6 +316,10 @@ def scenario_memory(opts, work, sims, servers, idle_seconds):
             "servers": servers, "first_tick_s": first_tick,
             "vm_hwm_mib": kib(idle["VmHWM"]) / 1024, "vm_rss_idle_mib": kib(idle["VmRSS"]) / 1024,
             "vm_rss_after_tick_mib": kib(after_tick["VmRSS"]) / 1024,
+            # VmRSS = anonymous (the heap, stacks: the daemon's own) + file-backed (code and
+            # read-only data of the binary and its shared libraries, shared with other processes).
+            "rss_anon_idle_mib": kib(idle["RssAnon"]) / 1024,
+            "rss_file_idle_mib": kib(idle["RssFile"]) / 1024,
             "threads": int(idle["Threads"]), "idle_seconds": idle_seconds,
             "wakeups_per_minute": switches * 60.0 / idle_seconds,
         }
@@ -463,11 +467,13 @@ def markdown(r):
                        f"{sdk['cpu_ms_per_rotation'] / rotor['cpu_ms_per_rotation']:.1f}× | |")
         out.append("")
     if r["memory"]:
-        out += ["| rotor run | first tick | VmHWM (peak) | VmRSS idle | threads | "
-                "wake-ups per idle minute |", "|---|---|---|---|---|---|"]
+        out += ["| rotor run | first tick | VmHWM (peak) | VmRSS idle | of which anonymous | "
+                "of which file-backed | threads | wake-ups per idle minute |",
+                "|---|---|---|---|---|---|---|---|"]
         for m in r["memory"]:
             out.append(f"| {m['servers']:,} servers | {m['first_tick_s']:.1f} s | "
                        f"{m['vm_hwm_mib']:.1f} MiB | {m['vm_rss_idle_mib']:.1f} MiB | "
+                       f"{m['rss_anon_idle_mib']:.1f} MiB | {m['rss_file_idle_mib']:.1f} MiB | "
                        f"{m['threads']} | {m['wakeups_per_minute']:.0f} |")
         out.append("")
     return "\n".join(out)

@@ -213,16 +213,17 @@ void SignalThread::block_signals() {
 
 SignalThread::SignalThread(std::function<void()> on_reload, std::function<void()> on_stop)
     : on_reload_(std::move(on_reload)), on_stop_(std::move(on_stop)) {
-  // The thread is born with the signals blocked (sigtimedwait needs them blocked); the caller's
-  // mask is restored afterwards.
-  const sigset_t set = handled_signals();
+  // The thread is born with the signals blocked (sigwaitinfo needs them blocked), and with
+  // kWakeSignal blocked too: the destructor sends that one to this thread alone, so the wait can
+  // block without a timeout (an idle daemon does not wake up five times a second for nothing).
+  // The caller's mask is restored afterwards.
+  sigset_t waited = handled_signals();
+  sigaddset(&waited, kWakeSignal);
   sigset_t previous;
-  ::pthread_sigmask(SIG_BLOCK, &set, &previous);
-  thread_ = std::thread([this] {
-    const sigset_t waited = handled_signals();
+  ::pthread_sigmask(SIG_BLOCK, &waited, &previous);
+  thread_ = std::thread([this, waited] {
     while (!done_) {
-      timespec timeout{0, 200'000'000};
-      const int signal = ::sigtimedwait(&waited, nullptr, &timeout);
+      const int signal = ::sigwaitinfo(&waited, nullptr);
       if (signal == SIGHUP) {
         log::get("daemon")->info("signal received signal=SIGHUP");
         on_reload_();
@@ -238,6 +239,8 @@ SignalThread::SignalThread(std::function<void()> on_reload, std::function<void()
 
 SignalThread::~SignalThread() {
   done_ = true;
+  // Pending until the thread waits again if it is busy in a callback, so it cannot be missed.
+  ::pthread_kill(thread_.native_handle(), kWakeSignal);
   thread_.join();
 }
 

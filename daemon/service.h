@@ -4,12 +4,13 @@
 // tick, WATCHDOG=1 when asked, RELOADING=1 … READY=1 around a reload (a refused config keeps the
 // running one), STOPPING=1 on stop, when no new rotation starts and in-flight ones finish.
 //
-// Signals never run code here: a SignalThread (sigtimedwait, the signals blocked in every other
+// Signals never run code here: a SignalThread (sigwaitinfo, the signals blocked in every other
 // thread) turns SIGHUP into request_reload() and SIGTERM/SIGINT into request_stop().
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -93,6 +94,9 @@ class SignalThread {
   [[nodiscard]] pthread_t native_handle() { return thread_.native_handle(); }
 
  private:
+  // Sent by the destructor to this thread alone to end its wait; blocked only in this thread.
+  static constexpr int kWakeSignal = SIGUSR2;
+
   std::atomic<bool> done_{false};
   std::function<void()> on_reload_;
   std::function<void()> on_stop_;

@@ -22,6 +22,10 @@ struct ServerStatus {
   std::optional<config::SysSeconds> pending_since;
   config::SysSeconds next_due{};
   std::string quarantined;
+  // The metadata mirror was written from an older version of the record (a process stopped
+  // between its two writes): state and age may be out of date until the daemon's next tick
+  // re-mirrors it. The record itself (the passwords) is intact.
+  bool stale = false;
   std::string error;  // the record could not be read
 };
 

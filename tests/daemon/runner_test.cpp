@@ -8,6 +8,7 @@
 
 #include "daemon/runtime.h"
 #include "daemon/status.h"
+#include "engine/store.h"
 #include "tests/support/log_capture.h"
 #include "tests/support/seeded_random.h"
 #include "tests/support/simulated_cloud.h"
@@ -128,6 +129,21 @@ TEST_F(RunnerTest, StatusQuarantineAndResume) {
   ASSERT_TRUE(rows[good].rotated_at.has_value());
   EXPECT_GT(rows[good].next_due, now + std::chrono::hours(24 * 29));
   EXPECT_THAT(rows[no_plugin].quarantined, ::testing::HasSubstr("CloudResetPwdAgent"));
+  EXPECT_FALSE(rows[good].stale);
+
+  // A process that died between a record's write and its mirror leaves the mirror behind:
+  // status says so instead of presenting the old state as the truth.
+  const auto good_path = testing::SimulatedCloud::path(good);
+  auto metadata = rt->vault().read_metadata(good_path);
+  ASSERT_TRUE(metadata.has_value());
+  vault::KvMetadataUpdate behind;
+  behind.custom_metadata = metadata->custom_metadata;
+  (*behind.custom_metadata)[engine::RecordStore::kMirrorsVersion] =
+      std::to_string(metadata->current_version - 1);
+  ASSERT_TRUE(rt->vault().write_metadata(good_path, behind).has_value());
+  for (auto& row : collect_status(*rt, std::string("prod-linux"), now)) {
+    EXPECT_EQ(row.stale, row.server_id == good) << row.server_id;
+  }
 
   ASSERT_TRUE(cloud_.ecs().service().set_plugin(no_plugin, true));
   ASSERT_TRUE(resume(*rt, no_plugin).has_value());
