@@ -2,41 +2,6 @@
 
 namespace rotor::vault::detail {
 
-namespace {
-
-// No Vault answer nests anywhere near this deep; a hostile one that does is refused before
-// parsing, so that wipe_json() (recursive) and dump() never walk thousands of levels.
-constexpr std::size_t kMaxJsonDepth = 128;
-
-// True when `text` nests arrays or objects deeper than `limit` (string contents skipped).
-bool nested_deeper_than(std::string_view text, std::size_t limit) noexcept {
-  std::size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) {
-        return true;
-      }
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return false;
-}
-
-}  // namespace
-
 void wipe_json(Json& value) noexcept {
   if (value.is_string()) {
     auto& text = *value.get_ptr<WipedString*>();

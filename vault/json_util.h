@@ -12,15 +12,15 @@
 
 #include "common/error.h"
 #include "common/secret.h"
+#include "common/wiped_json.h"
 
 namespace rotor::vault::detail {
 
-// Strings whose heap memory is wiped when released, and a JSON document type built on them: the
-// parser's token buffer and every parsed string (object keys included) use this allocator, so
-// nothing the parser saw lingers in freed memory. Short strings live inline and are wiped by
-// wipe_json().
-using WipedString = std::basic_string<char, std::char_traits<char>, WipingAllocator<char>>;
-using Json = nlohmann::basic_json<std::map, std::vector, WipedString>;
+// Vault answers are parsed as common/wiped_json.h documents: the parser's token buffer and every
+// node and string (object keys included) use the wiping allocator, so nothing the parser saw
+// lingers in freed memory. Short strings live inline and are wiped by wipe_json().
+using rotor::WipedString;
+using Json = rotor::WipedJson;
 
 // A JSON string value (or any string_t) as a std::string, for values that are not secrets.
 inline std::string to_std(const WipedString& text) {
