@@ -38,6 +38,12 @@ int run(const RunOptions& options) {
   // ticks. The workers wait on the network, not on malloc, so two arenas cost no throughput.
   ::mallopt(M_ARENA_MAX, 2);
 #endif
+#if defined(M_MMAP_THRESHOLD)
+  // Blocks of 128 KiB and more (the listing's and the view's arrays) come from mmap and go back
+  // to the kernel when freed. glibc would otherwise raise this threshold to the largest block
+  // freed so far (the listing: tens of MB), and the next ones would stay in the heap when idle.
+  ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
 
   SystemClock clock;
   SystemRandom random;

@@ -313,6 +313,8 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       view.add(sv);
     }
     if (reconciling) {
+      // The listing grew by doubling: up to half of it is spare capacity, held until the pass.
+      listing->shrink_to_fit();
       listings[policy.cloud] = std::move(*listing);
     }
     if (!resumes.empty() || !due.empty()) {
