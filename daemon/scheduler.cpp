@@ -878,20 +878,17 @@ Result<void> write_state_cache(const std::filesystem::path& file, const ServerTa
 // ---------------------------------------------------------------------------------------------
 // ServerTable
 
-namespace {
-
-std::string_view id_of(const std::string& text, std::uint32_t id_size) {
-  return std::string_view(text).substr(0, id_size);
+std::string_view ServerTable::id_of(const Entry& entry) const {
+  return std::string_view(text_).substr(entry.text_at, entry.id_size);
 }
-
-}  // namespace
 
 ServerTable::Entry ServerTable::pack(const ServerView& sv) {
   Entry entry;
-  entry.text.reserve(sv.server_id.size() + sv.server_name.size() + sv.quarantined.size());
-  entry.text.append(sv.server_id).append(sv.server_name).append(sv.quarantined);
+  entry.text_at = text_.size();
+  text_.append(sv.server_id).append(sv.server_name).append(sv.quarantined);
   entry.id_size = static_cast<std::uint32_t>(sv.server_id.size());
   entry.name_size = static_cast<std::uint32_t>(sv.server_name.size());
+  entry.quarantined_size = static_cast<std::uint32_t>(sv.quarantined.size());
   entry.policy = intern(sv.policy);
   entry.state = intern(sv.state);
   entry.has_rotated_at = sv.rotated_at.has_value();
@@ -903,12 +900,13 @@ ServerTable::Entry ServerTable::pack(const ServerView& sv) {
 }
 
 ServerView ServerTable::unpack(const Entry& entry) const {
-  const std::string_view text = entry.text;
+  const std::string_view text = std::string_view(text_).substr(entry.text_at);
   ServerView sv;
   sv.policy = names_[entry.policy];
   sv.server_id = text.substr(0, entry.id_size);
   sv.server_name = text.substr(entry.id_size, entry.name_size);
-  sv.quarantined = text.substr(std::size_t{entry.id_size} + entry.name_size);
+  sv.quarantined =
+      text.substr(std::size_t{entry.id_size} + entry.name_size, entry.quarantined_size);
   sv.state = names_[entry.state];
   if (entry.has_rotated_at) {
     sv.rotated_at = SysSeconds(std::chrono::seconds(entry.rotated_at));
@@ -917,6 +915,12 @@ ServerView ServerTable::unpack(const Entry& entry) const {
   sv.alert = entry.alert;
   sv.unverified = entry.unverified;
   return sv;
+}
+
+void ServerTable::reserve(std::size_t servers) {
+  entries_.reserve(servers);
+  // A UUID and a short name: one reallocation of the buffer at most for a typical fleet.
+  text_.reserve(text_.size() + (servers - std::min(servers, entries_.size())) * 48);
 }
 
 std::uint16_t ServerTable::intern(std::string_view name) {
@@ -943,9 +947,7 @@ void ServerTable::add(const ServerView& sv) {
 }
 
 void ServerTable::seal() {
-  const auto by_id = [](const Entry& a, const Entry& b) {
-    return id_of(a.text, a.id_size) < id_of(b.text, b.id_size);
-  };
+  const auto by_id = [this](const Entry& a, const Entry& b) { return id_of(a) < id_of(b); };
   std::stable_sort(entries_.begin(), entries_.end(), by_id);
   // Of equal ids the last added wins; they are adjacent, in the order added.
   auto out = entries_.begin();
@@ -955,25 +957,25 @@ void ServerTable::seal() {
       continue;
     }
     if (out != it) {
-      *out = std::move(*it);
+      *out = *it;
     }
     ++out;
   }
   entries_.erase(out, entries_.end());
   entries_.shrink_to_fit();
+  text_.shrink_to_fit();
 }
 
 std::vector<ServerTable::Entry>::const_iterator ServerTable::lower_bound(
     std::string_view id) const {
-  return std::lower_bound(entries_.begin(), entries_.end(), id,
-                          [](const Entry& entry, std::string_view wanted) {
-                            return id_of(entry.text, entry.id_size) < wanted;
-                          });
+  return std::lower_bound(
+      entries_.begin(), entries_.end(), id,
+      [this](const Entry& entry, std::string_view wanted) { return id_of(entry) < wanted; });
 }
 
 std::optional<ServerView> ServerTable::find(std::string_view server_id) const {
   const auto found = lower_bound(server_id);
-  if (found == entries_.end() || id_of(found->text, found->id_size) != server_id) {
+  if (found == entries_.end() || id_of(*found) != server_id) {
     return std::nullopt;
   }
   return unpack(*found);
@@ -981,7 +983,7 @@ std::optional<ServerView> ServerTable::find(std::string_view server_id) const {
 
 void ServerTable::put(const ServerView& sv) {
   const auto at = entries_.begin() + (lower_bound(sv.server_id) - entries_.cbegin());
-  if (at != entries_.end() && id_of(at->text, at->id_size) == sv.server_id) {
+  if (at != entries_.end() && id_of(*at) == sv.server_id) {
     *at = pack(sv);
   } else {
     entries_.insert(at, pack(sv));
@@ -993,7 +995,7 @@ ServerView ServerTable::at(std::size_t i) const {
 }
 
 std::string_view ServerTable::id(std::size_t i) const {
-  return id_of(entries_[i].text, entries_[i].id_size);
+  return id_of(entries_[i]);
 }
 
 std::string_view ServerTable::policy(std::size_t i) const {
@@ -1006,7 +1008,8 @@ std::string_view ServerTable::state(std::size_t i) const {
 
 std::string_view ServerTable::quarantined(std::size_t i) const {
   const Entry& entry = entries_[i];
-  return std::string_view(entry.text).substr(std::size_t{entry.id_size} + entry.name_size);
+  return std::string_view(text_).substr(entry.text_at + entry.id_size + entry.name_size,
+                                        entry.quarantined_size);
 }
 
 std::optional<config::SysSeconds> ServerTable::rotated_at(std::size_t i) const {
