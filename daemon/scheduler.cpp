@@ -1,6 +1,7 @@
 #include "daemon/scheduler.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -130,7 +131,10 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     logger->warn("vault token maintenance failed error=\"{}\"", maintained.error().to_string());
   }
 
-  std::map<std::string, ServerView> view;
+  // The reconcile pass needs every listing and every selected path; the other ticks keep
+  // neither past its policy (at 100,000 servers they are the tick's largest allocations).
+  const bool reconciling = !next_reconcile_ || now >= *next_reconcile_;
+  ServerTable view;
   std::map<std::string, PolicyView> policy_view;
   std::vector<Job> jobs;
   std::vector<RampRun> runs;
@@ -199,24 +203,26 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       policy_view[policy.name] = std::move(pv);
       continue;
     }
-    listings[policy.cloud] = *listing;
     pv.held = check_hold(policy, now);
     const bool in_window = policy.windows.empty() || config::in_any_window(policy.windows, now);
     const engine::RotationPolicy rotation = rotation_policy(policy);
     std::vector<engine::Target> resumes;
     std::vector<engine::Target> due;
-    auto selected = select(policy, *listing);
+    // Indexes into the listing, not a copy of the selected servers.
+    const std::vector<std::size_t> selected = select_indexes(policy, *listing);
+    view.reserve(view.size() + selected.size());
     // Metadata is read a chunk at a time, the reads of a chunk overlapping (metadata_reader.h);
     // chunks keep the memory for them bounded whatever the fleet size.
     constexpr std::size_t kMetadataChunk = 512;
     std::vector<std::string> chunk_paths;
     std::vector<Result<vault::KvMetadata>> chunk_metadata;
     for (std::size_t index = 0; index < selected.size(); ++index) {
-      auto& server = selected[index];
+      auto& server = (*listing)[selected[index]];
       if (index % kMetadataChunk == 0) {
         chunk_paths.clear();
         for (std::size_t j = index; j < std::min(selected.size(), index + kMetadataChunk); ++j) {
-          chunk_paths.push_back(vault_path(cfg.vault.kv.path, *cloud_cfg, policy, selected[j]));
+          chunk_paths.push_back(
+              vault_path(cfg.vault.kv.path, *cloud_cfg, policy, (*listing)[selected[j]]));
         }
         chunk_metadata = read_metadata_concurrently(
             rt.vault(), chunk_paths, static_cast<std::size_t>(std::max(1, cfg.daemon.concurrency)));
@@ -227,7 +233,9 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       sv.server_name = server.name;
       sv.state = "unrotated";
       const std::string path = chunk_paths[index % kMetadataChunk];
-      selected_paths.insert(path);
+      if (reconciling) {
+        selected_paths.insert(path);
+      }
       auto& metadata = chunk_metadata[index % kMetadataChunk];
       if (metadata && engine::RecordStore::mirror_is_stale(*metadata)) {
         // The mirror lags the data (a failed mirror write, or a crash between the two): the data
@@ -246,7 +254,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
         sv.quarantined = parsed.quarantined;
         sv.rotated_at = parsed.rotated_at;
         sv.unverified = parsed.unverified;
-        if (parsed.gone) {
+        if (parsed.gone && reconciling) {
           marked_paths.insert(path);
         }
       } else if (metadata.error().code() != ErrorCode::NotFound) {
@@ -297,11 +305,17 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       }
       if (run && !policy.dry_run) {
         engine::Target target;
-        target.server = std::move(server);
+        // The reconcile pass still needs the listing whole; otherwise it is dropped below.
+        target.server = reconciling ? server : std::move(server);
         target.vault_path = path;
         (resume ? resumes : due).push_back(std::move(target));
       }
-      view[sv.server_id] = std::move(sv);
+      view.add(sv);
+    }
+    if (reconciling) {
+      // The listing grew by doubling: up to half of it is spare capacity, held until the pass.
+      listing->shrink_to_fit();
+      listings[policy.cloud] = std::move(*listing);
     }
     if (!resumes.empty() || !due.empty()) {
       const std::size_t batch =
@@ -314,7 +328,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
   }
 
   // The reconcile pass: at start-up, then every reconcile_interval.
-  if (!next_reconcile_ || now >= *next_reconcile_) {
+  if (reconciling) {
     summary.reconciled = true;
     next_reconcile_ = now + options_.reconcile_interval;
     if (!warned_unsupported_) {
@@ -378,7 +392,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       sv.server_name = outside.target.server.name;
       sv.state = "pending";
       sv.next_due = now;
-      view[sv.server_id] = sv;
+      view.add(sv);
       Job job;
       job.policy = outside.policy;
       job.config = policy;
@@ -404,12 +418,18 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       job_run.push_back(run);
     }
   }
+  // Neither is needed by the rotations: free them before those run.
+  listings.clear();
+  selected_paths.clear();
+  marked_paths.clear();
+  view.seal();
 
   // Run the due servers in waves, with the concurrency limit across policies.
   const auto record = [&](const Job& job, const engine::Report& report,
                           std::chrono::duration<double> seconds) {
     ++summary.due;
-    auto& sv = view[report.server_id];
+    ServerView sv = view.find(report.server_id).value_or(ServerView{});
+    sv.server_id = report.server_id;
     sv.alert = report.alert;
     const SysSeconds at = to_seconds(rt.clock().now());
     switch (report.outcome) {
@@ -445,6 +465,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       backoff.verification = verification_failed;
       sv.next_due = std::max(sv.next_due, backoff.until);
     }
+    view.put(sv);
     if (options_.on_report) {
       options_.on_report(job.policy, report, seconds);
     }
@@ -521,6 +542,12 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     policy_view_ = std::move(policy_view);
   }
   save_cache();
+#if defined(__GLIBC__)
+  // The tick freed the listings, the metadata and the previous view; glibc keeps freed memory
+  // inside its heaps (only the top of the main heap is given back on its own), so without this
+  // the idle daemon stays at the tick's peak. A walk over the heaps: milliseconds, once a tick.
+  ::malloc_trim(0);
+#endif
   if (const std::size_t suppressed = repeats_.flush("scheduler", to_seconds(rt.clock().now()));
       suppressed > 0 && options_.on_suppressed) {
     options_.on_suppressed(suppressed);
@@ -536,8 +563,8 @@ std::vector<ServerView> Scheduler::servers() const {
   std::lock_guard lock(mutex_);
   std::vector<ServerView> out;
   out.reserve(view_.size());
-  for (const auto& [id, sv] : view_) {
-    out.push_back(sv);
+  for (std::size_t i = 0; i < view_.size(); ++i) {
+    out.push_back(view_.at(i));
   }
   return out;
 }
@@ -556,15 +583,15 @@ std::string Scheduler::status_line() const {
   std::size_t pending = 0;
   std::size_t quarantined = 0;
   std::optional<SysSeconds> next_due;
-  for (const auto& [id, sv] : view_) {
-    if (sv.state == "pending") {
+  for (std::size_t i = 0; i < view_.size(); ++i) {
+    if (view_.state(i) == "pending") {
       ++pending;
     }
-    if (!sv.quarantined.empty()) {
+    if (!view_.quarantined(i).empty()) {
       ++quarantined;
       continue;
     }
-    next_due = next_due ? std::min(*next_due, sv.next_due) : sv.next_due;
+    next_due = next_due ? std::min(*next_due, view_.next_due(i)) : view_.next_due(i);
   }
   std::ostringstream out;
   out << runtime_->config().policies.size() << " policies, " << view_.size() << " servers, "
@@ -580,12 +607,8 @@ void Scheduler::save_cache() const {
   if (options_.state_file.empty()) {
     return;
   }
-  std::map<std::string, ServerView> copy;
-  {
-    std::lock_guard lock(mutex_);
-    copy = view_;
-  }
-  if (auto written = write_state_cache(options_.state_file, copy); !written) {
+  // No copy and no lock: only tick() (this thread) writes view_, and readers only read it.
+  if (auto written = write_state_cache(options_.state_file, view_); !written) {
     log::get("scheduler")
         ->warn("cannot write the state cache error=\"{}\"", written.error().to_string());
   }
@@ -600,73 +623,246 @@ void Scheduler::load_cache() {
   view_ = std::move(cached);
 }
 
-std::map<std::string, ServerView> read_state_cache(const std::filesystem::path& file) {
-  std::map<std::string, ServerView> out;
-  std::ifstream in(file);
-  if (!in) {
-    return out;
+namespace {
+
+// Builds the table from the parser's events, without the document: the file of 100,000 servers
+// is 16 MB, its nlohmann::json tree several times that. The checks are the ones the document
+// reader made: the top level an object with a "servers" object of objects, known fields of the
+// right type (else the whole file is broken), anything else ignored.
+class CacheReader final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  ServerTable table;
+  std::string error;  // set when the file is broken
+  bool servers_seen = false;
+  bool unknown_version = false;
+
+  bool null() override { return scalar(Scalar::Other); }
+  bool boolean(bool /*value*/) override { return scalar(Scalar::Other); }
+  bool number_integer(number_integer_t value) override { return number(value); }
+  bool number_unsigned(number_unsigned_t value) override {
+    return number(static_cast<std::int64_t>(value));
   }
-  try {
-    const auto json = nlohmann::json::parse(in);
-    for (const auto& [id, entry] : json.at("servers").items()) {
-      ServerView sv;
-      sv.server_id = id;
-      sv.policy = entry.value("policy", "");
-      sv.state = entry.value("state", "unrotated");
-      sv.quarantined = entry.value("quarantined", "");
-      if (entry.contains("rotated_at")) {
-        sv.rotated_at = SysSeconds(std::chrono::seconds(entry["rotated_at"].get<std::int64_t>()));
+  bool number_float(number_float_t value, const string_t& /*text*/) override {
+    return number(static_cast<std::int64_t>(value));
+  }
+  bool string(string_t& value) override {
+    if (in_entry_field()) {
+      if (field_ == "policy") {
+        entry_.policy = std::move(value);
+      } else if (field_ == "state") {
+        entry_.state = std::move(value);
+      } else if (field_ == "quarantined") {
+        entry_.quarantined = std::move(value);
+      } else if (field_ == "rotated_at" || field_ == "next_due") {
+        return broken("'" + field_ + "' is not a number");
       }
-      sv.next_due = SysSeconds(std::chrono::seconds(entry.value("next_due", std::int64_t{0})));
-      out[id] = std::move(sv);
+      return true;
     }
-  } catch (const nlohmann::json::exception& e) {
-    log::get("scheduler")
-        ->warn("ignoring a broken state cache file={} error=\"{}\"", file.string(), e.what());
-    out.clear();
+    return scalar(Scalar::Other);
   }
-  return out;
+  bool binary(binary_t& /*value*/) override { return scalar(Scalar::Other); }
+  bool key(string_t& value) override {
+    if (depth_ == 1) {
+      root_key_ = std::move(value);
+    } else if (depth_ == 2 && in_servers()) {
+      id_ = std::move(value);
+    } else if (depth_ == 3 && in_servers()) {
+      field_ = std::move(value);
+    }
+    return true;
+  }
+  bool start_object(std::size_t /*elements*/) override {
+    if (depth_ == 1 && root_key_ == "servers") {
+      servers_seen = true;
+    } else if (depth_ == 2 && in_servers()) {
+      entry_ = ServerView{};
+      entry_.server_id = id_;
+      entry_.state = "unrotated";
+    } else if (in_entry_field() && known_field()) {
+      return broken("'" + field_ + "' is an object");
+    }
+    ++depth_;
+    return true;
+  }
+  bool end_object() override {
+    --depth_;
+    if (depth_ == 2 && in_servers()) {
+      table.add(entry_);
+    }
+    return true;
+  }
+  bool start_array(std::size_t /*elements*/) override {
+    if (depth_ == 0) {
+      return broken("the top level is not an object");
+    }
+    if ((depth_ == 1 && root_key_ == "servers") || (depth_ == 2 && in_servers()) ||
+        (in_entry_field() && known_field())) {
+      return broken("an array where an object or a value belongs");
+    }
+    ++depth_;
+    return true;
+  }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
+                   const nlohmann::detail::exception& e) override {
+    return broken(e.what());
+  }
+
+ private:
+  enum class Scalar { Number, Other };
+
+  bool in_servers() const { return servers_seen && root_key_ == "servers"; }
+  bool in_entry_field() const { return depth_ == 3 && in_servers(); }
+  bool known_field() const {
+    return field_ == "policy" || field_ == "state" || field_ == "quarantined" ||
+           field_ == "rotated_at" || field_ == "next_due";
+  }
+  bool number(std::int64_t value) {
+    if (in_entry_field()) {
+      if (field_ == "rotated_at") {
+        entry_.rotated_at = SysSeconds(std::chrono::seconds(value));
+      } else if (field_ == "next_due") {
+        entry_.next_due = SysSeconds(std::chrono::seconds(value));
+      } else if (known_field()) {
+        return broken("'" + field_ + "' is not a string");
+      }
+      return true;
+    }
+    if (depth_ == 1 && root_key_ == "version" && value != 1) {
+      unknown_version = true;
+      return false;  // another format: ignored, not misread
+    }
+    return scalar(Scalar::Number);
+  }
+  bool scalar(Scalar /*kind*/) {
+    if (depth_ == 0) {
+      return broken("the top level is not an object");
+    }
+    if ((depth_ == 1 && root_key_ == "servers") || (depth_ == 2 && in_servers())) {
+      return broken("a value where an object belongs");
+    }
+    if (in_entry_field() && known_field()) {
+      return broken("'" + field_ + "' has the wrong type");
+    }
+    return true;
+  }
+  bool broken(std::string why) {
+    error = std::move(why);
+    return false;
+  }
+
+  int depth_ = 0;
+  std::string root_key_;
+  std::string id_;
+  std::string field_;
+  ServerView entry_;
+};
+
+// Writes through a buffer of its own: the file is never one string in memory.
+class BufferedFile {
+ public:
+  explicit BufferedFile(int fd) : fd_(fd) { buffer_.reserve(kSize); }
+  void put(std::string_view text) {
+    buffer_.append(text);
+    if (buffer_.size() >= kSize) {
+      flush();
+    }
+  }
+  // False (errno kept in error()) once a write failed; later writes are dropped.
+  bool flush() {
+    std::size_t written = 0;
+    while (error_ == 0 && written < buffer_.size()) {
+      const auto n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
+      if (n < 0) {
+        if (errno != EINTR) {
+          error_ = errno;
+        }
+        continue;
+      }
+      written += static_cast<std::size_t>(n);
+    }
+    buffer_.clear();
+    return error_ == 0;
+  }
+  [[nodiscard]] int error() const noexcept { return error_; }
+
+ private:
+  static constexpr std::size_t kSize = std::size_t{64} * 1024;
+  int fd_;
+  int error_ = 0;
+  std::string buffer_;
+};
+
+// A JSON string literal, as nlohmann::json::dump writes it (invalid UTF-8 replaced, not thrown).
+std::string quoted(std::string_view text) {
+  return nlohmann::json(std::string(text))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-Result<void> write_state_cache(const std::filesystem::path& file,
-                               const std::map<std::string, ServerView>& servers) {
-  nlohmann::json json;
-  json["version"] = 1;
-  json["note"] = "a cache of the schedule; no secret; Vault metadata is the truth";
-  auto& entries = json["servers"];
-  entries = nlohmann::json::object();
-  for (const auto& [id, sv] : servers) {
-    nlohmann::json entry;
-    entry["policy"] = sv.policy;
-    entry["state"] = sv.state;
-    if (sv.rotated_at) {
-      entry["rotated_at"] = unix_seconds(*sv.rotated_at);
-    }
-    entry["next_due"] = unix_seconds(sv.next_due);
-    if (!sv.quarantined.empty()) {
-      entry["quarantined"] = sv.quarantined;
-    }
-    entries[id] = std::move(entry);
+}  // namespace
+
+ServerTable read_state_cache(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) {
+    return {};
   }
-  const std::string text = json.dump(1) + "\n";
+  CacheReader reader;
+  const bool parsed = nlohmann::json::sax_parse(in, &reader);
+  if (reader.unknown_version) {
+    log::get("scheduler")->info("ignoring a state cache of another version file={}", file.string());
+    return {};
+  }
+  if (parsed && !reader.servers_seen) {
+    reader.error = "no 'servers' object";
+  }
+  if (!parsed || !reader.error.empty()) {
+    log::get("scheduler")
+        ->warn("ignoring a broken state cache file={} error=\"{}\"", file.string(), reader.error);
+    return {};
+  }
+  reader.table.seal();
+  return std::move(reader.table);
+}
+
+Result<void> write_state_cache(const std::filesystem::path& file, const ServerTable& servers) {
   std::filesystem::path tmp = file;
   tmp += ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
     return fail(ErrorCode::IoError, "cannot create {}: {}", tmp.string(), std::strerror(errno));
   }
-  std::size_t written = 0;
-  while (written < text.size()) {
-    const auto n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      const int err = errno;
-      ::close(fd);
-      return fail(ErrorCode::IoError, "cannot write {}: {}", tmp.string(), std::strerror(err));
+  // The layout of nlohmann's dump(1) of the version-1 document (keys in order), so that the file
+  // reads the same whichever writer made it.
+  BufferedFile out(fd);
+  out.put("{\n \"note\": \"a cache of the schedule; no secret; Vault metadata is the truth\",\n");
+  out.put(servers.empty() ? " \"servers\": {},\n" : " \"servers\": {\n");
+  for (std::size_t i = 0; i < servers.size(); ++i) {
+    out.put("  ");
+    out.put(quoted(servers.id(i)));
+    out.put(": {\n   \"next_due\": ");
+    out.put(std::to_string(unix_seconds(servers.next_due(i))));
+    out.put(",\n   \"policy\": ");
+    out.put(quoted(servers.policy(i)));
+    if (const auto reason = servers.quarantined(i); !reason.empty()) {
+      out.put(",\n   \"quarantined\": ");
+      out.put(quoted(reason));
     }
-    written += static_cast<std::size_t>(n);
+    if (const auto rotated = servers.rotated_at(i)) {
+      out.put(",\n   \"rotated_at\": ");
+      out.put(std::to_string(unix_seconds(*rotated)));
+    }
+    out.put(",\n   \"state\": ");
+    out.put(quoted(servers.state(i)));
+    out.put(i + 1 < servers.size() ? "\n  },\n" : "\n  }\n },\n");
+  }
+  out.put(" \"version\": 1\n}\n");
+  if (!out.flush()) {
+    ::close(fd);
+    return fail(ErrorCode::IoError, "cannot write {}: {}", tmp.string(),
+                std::strerror(out.error()));
   }
   ::fsync(fd);
   ::close(fd);
@@ -677,6 +873,154 @@ Result<void> write_state_cache(const std::filesystem::path& file,
                 ec.message());
   }
   return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// ServerTable
+
+std::string_view ServerTable::id_of(const Entry& entry) const {
+  return std::string_view(text_).substr(entry.text_at, entry.id_size);
+}
+
+ServerTable::Entry ServerTable::pack(const ServerView& sv) {
+  Entry entry;
+  entry.text_at = text_.size();
+  text_.append(sv.server_id).append(sv.server_name).append(sv.quarantined);
+  entry.id_size = static_cast<std::uint32_t>(sv.server_id.size());
+  entry.name_size = static_cast<std::uint32_t>(sv.server_name.size());
+  entry.quarantined_size = static_cast<std::uint32_t>(sv.quarantined.size());
+  entry.policy = intern(sv.policy);
+  entry.state = intern(sv.state);
+  entry.has_rotated_at = sv.rotated_at.has_value();
+  entry.rotated_at = sv.rotated_at ? unix_seconds(*sv.rotated_at) : 0;
+  entry.next_due = unix_seconds(sv.next_due);
+  entry.alert = sv.alert;
+  entry.unverified = sv.unverified;
+  return entry;
+}
+
+ServerView ServerTable::unpack(const Entry& entry) const {
+  const std::string_view text = std::string_view(text_).substr(entry.text_at);
+  ServerView sv;
+  sv.policy = names_[entry.policy];
+  sv.server_id = text.substr(0, entry.id_size);
+  sv.server_name = text.substr(entry.id_size, entry.name_size);
+  sv.quarantined =
+      text.substr(std::size_t{entry.id_size} + entry.name_size, entry.quarantined_size);
+  sv.state = names_[entry.state];
+  if (entry.has_rotated_at) {
+    sv.rotated_at = SysSeconds(std::chrono::seconds(entry.rotated_at));
+  }
+  sv.next_due = SysSeconds(std::chrono::seconds(entry.next_due));
+  sv.alert = entry.alert;
+  sv.unverified = entry.unverified;
+  return sv;
+}
+
+void ServerTable::reserve(std::size_t servers) {
+  entries_.reserve(servers);
+  // A UUID and a short name: one reallocation of the buffer at most for a typical fleet.
+  text_.reserve(text_.size() + (servers - std::min(servers, entries_.size())) * 48);
+}
+
+std::uint16_t ServerTable::intern(std::string_view name) {
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] == name) {
+      return static_cast<std::uint16_t>(i);
+    }
+  }
+  // Policy names and states are a handful. Past this many only corrupt records could be adding
+  // states: they read as "unknown" rather than making every look-up a long scan.
+  constexpr std::size_t kMaxNames = 256;
+  if (names_.size() >= kMaxNames - 1) {
+    if (names_.size() == kMaxNames - 1) {
+      names_.emplace_back("unknown");
+    }
+    return static_cast<std::uint16_t>(kMaxNames - 1);
+  }
+  names_.emplace_back(name);
+  return static_cast<std::uint16_t>(names_.size() - 1);
+}
+
+void ServerTable::add(const ServerView& sv) {
+  entries_.push_back(pack(sv));
+}
+
+void ServerTable::seal() {
+  const auto by_id = [this](const Entry& a, const Entry& b) { return id_of(a) < id_of(b); };
+  std::stable_sort(entries_.begin(), entries_.end(), by_id);
+  // Of equal ids the last added wins; they are adjacent, in the order added.
+  auto out = entries_.begin();
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    const auto next = std::next(it);
+    if (next != entries_.end() && !by_id(*it, *next)) {
+      continue;
+    }
+    if (out != it) {
+      *out = *it;
+    }
+    ++out;
+  }
+  entries_.erase(out, entries_.end());
+  entries_.shrink_to_fit();
+  text_.shrink_to_fit();
+}
+
+std::vector<ServerTable::Entry>::const_iterator ServerTable::lower_bound(
+    std::string_view id) const {
+  return std::lower_bound(
+      entries_.begin(), entries_.end(), id,
+      [this](const Entry& entry, std::string_view wanted) { return id_of(entry) < wanted; });
+}
+
+std::optional<ServerView> ServerTable::find(std::string_view server_id) const {
+  const auto found = lower_bound(server_id);
+  if (found == entries_.end() || id_of(*found) != server_id) {
+    return std::nullopt;
+  }
+  return unpack(*found);
+}
+
+void ServerTable::put(const ServerView& sv) {
+  const auto at = entries_.begin() + (lower_bound(sv.server_id) - entries_.cbegin());
+  if (at != entries_.end() && id_of(*at) == sv.server_id) {
+    *at = pack(sv);
+  } else {
+    entries_.insert(at, pack(sv));
+  }
+}
+
+ServerView ServerTable::at(std::size_t i) const {
+  return unpack(entries_[i]);
+}
+
+std::string_view ServerTable::id(std::size_t i) const {
+  return id_of(entries_[i]);
+}
+
+std::string_view ServerTable::policy(std::size_t i) const {
+  return names_[entries_[i].policy];
+}
+
+std::string_view ServerTable::state(std::size_t i) const {
+  return names_[entries_[i].state];
+}
+
+std::string_view ServerTable::quarantined(std::size_t i) const {
+  const Entry& entry = entries_[i];
+  return std::string_view(text_).substr(entry.text_at + entry.id_size + entry.name_size,
+                                        entry.quarantined_size);
+}
+
+std::optional<config::SysSeconds> ServerTable::rotated_at(std::size_t i) const {
+  if (!entries_[i].has_rotated_at) {
+    return std::nullopt;
+  }
+  return SysSeconds(std::chrono::seconds(entries_[i].rotated_at));
+}
+
+config::SysSeconds ServerTable::next_due(std::size_t i) const {
+  return SysSeconds(std::chrono::seconds(entries_[i].next_due));
 }
 
 }  // namespace rotor::daemon

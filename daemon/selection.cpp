@@ -66,6 +66,17 @@ std::vector<ecs::Server> select(const config::Policy& policy,
   return selected;
 }
 
+std::vector<std::size_t> select_indexes(const config::Policy& policy,
+                                        const std::vector<ecs::Server>& listing) {
+  std::vector<std::size_t> selected;
+  for (std::size_t i = 0; i < listing.size(); ++i) {
+    if (matches(policy.select, listing[i])) {
+      selected.push_back(i);
+    }
+  }
+  return selected;
+}
+
 std::string vault_path(const std::string& path_template, const config::Cloud& cloud,
                        const config::Policy& policy, const ecs::Server& server) {
   std::string path = path_template;

@@ -18,6 +18,11 @@ namespace rotor::daemon {
 [[nodiscard]] std::vector<ecs::Server> select(const config::Policy& policy,
                                               const std::vector<ecs::Server>& listing);
 
+// The same selection as indexes into `listing`: no copy of the servers (the scheduler's, which
+// looks at every server of a large fleet on every tick).
+[[nodiscard]] std::vector<std::size_t> select_indexes(const config::Policy& policy,
+                                                      const std::vector<ecs::Server>& listing);
+
 // The Vault path (relative to the KV mount) from the configured template: {cloud}, {project_id},
 // {server_id}, {server_name}, {policy}.
 [[nodiscard]] std::string vault_path(const std::string& path_template, const config::Cloud& cloud,

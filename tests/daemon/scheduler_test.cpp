@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "daemon/runtime.h"
 #include "tests/support/log_capture.h"
 #include "tests/support/manual_clock.h"
@@ -273,6 +275,184 @@ TEST_F(SchedulerTest, StopRequestStartsNoRotation) {
   const auto summary = scheduler.tick(stop_);
   EXPECT_TRUE(summary.interrupted);
   EXPECT_EQ(resets(ids_[0]), 0U);
+}
+
+// The compact table keeps every field of a ServerView, in id order; of two entries with one id the
+// last added wins (as assigning into a map did); put() replaces or inserts in order.
+TEST(ServerTableTest, KeepsEveryFieldInIdOrder) {
+  ServerView a;
+  a.policy = "weekly";
+  a.server_id = "b-id";
+  a.server_name = "web-1";
+  a.state = "current";
+  a.rotated_at = config::SysSeconds(std::chrono::seconds(1'700'000'000));
+  a.next_due = config::SysSeconds(std::chrono::seconds(1'700'600'000));
+  ServerView b;
+  b.policy = "windowed";
+  b.server_id = "a-id";
+  b.state = "pending";
+  b.quarantined = "no plug-in";
+  b.alert = true;
+  b.unverified = true;
+  ServerView replaced = a;
+  replaced.state = "unrotated";
+  ServerTable table;
+  table.add(replaced);
+  table.add(b);
+  table.add(a);  // the same id as `replaced`, added later: wins
+  table.seal();
+  ASSERT_EQ(table.size(), 2U);
+  EXPECT_EQ(table.id(0), "a-id");
+  EXPECT_EQ(table.id(1), "b-id");
+  const auto check = [](const ServerView& got, const ServerView& want) {
+    EXPECT_EQ(got.policy, want.policy);
+    EXPECT_EQ(got.server_id, want.server_id);
+    EXPECT_EQ(got.server_name, want.server_name);
+    EXPECT_EQ(got.state, want.state);
+    EXPECT_EQ(got.rotated_at, want.rotated_at);
+    EXPECT_EQ(got.next_due, want.next_due);
+    EXPECT_EQ(got.quarantined, want.quarantined);
+    EXPECT_EQ(got.alert, want.alert);
+    EXPECT_EQ(got.unverified, want.unverified);
+  };
+  check(table.at(0), b);
+  check(table.at(1), a);
+  check(*table.find("b-id"), a);
+  EXPECT_FALSE(table.find("c-id").has_value());
+  EXPECT_EQ(table.quarantined(0), "no plug-in");
+  EXPECT_EQ(table.state(1), "current");
+
+  ServerView c = a;
+  c.server_id = "ab-id";
+  table.put(c);  // inserted between the two
+  b.state = "current";
+  table.put(b);  // replaced
+  ASSERT_EQ(table.size(), 3U);
+  EXPECT_EQ(table.id(1), "ab-id");
+  check(*table.find("a-id"), b);
+  check(*table.find("ab-id"), c);
+}
+
+class StateCacheTest : public ::testing::Test {
+ protected:
+  StateCacheTest() {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("rotor-state-cache-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    file_ = dir_ / "schedule.json";
+  }
+  ~StateCacheTest() override { std::filesystem::remove_all(dir_); }
+
+  void write(const std::string& text) const { std::ofstream(file_) << text; }
+  std::string read() const {
+    std::ifstream in(file_);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  // Servers with and without rotated_at and quarantine, and names that need escaping.
+  static std::vector<ServerView> sample() {
+    std::vector<ServerView> out(3);
+    out[0].policy = "weekly";
+    out[0].server_id = "0f9c6a1e-2d3b-4c5d-8e9f-0a1b2c3d4e5f";
+    out[0].state = "current";
+    out[0].rotated_at = config::SysSeconds(std::chrono::seconds(1'700'000'000));
+    out[0].next_due = config::SysSeconds(std::chrono::seconds(1'700'600'000));
+    out[1].policy = "p \"quoted\" \\ ü";
+    out[1].server_id = "1-id";
+    out[1].state = "unrotated";
+    out[1].next_due = config::SysSeconds(std::chrono::seconds(5));
+    out[2].policy = "weekly";
+    out[2].server_id = "2-id";
+    out[2].state = "pending";
+    out[2].quarantined = "no plug-in\nfor this image";
+    return out;
+  }
+
+  // The file as the document writer of version 1 made it (nlohmann::json, dump(1)).
+  static std::string document(const std::vector<ServerView>& servers) {
+    nlohmann::json json;
+    json["version"] = 1;
+    json["note"] = "a cache of the schedule; no secret; Vault metadata is the truth";
+    auto& entries = json["servers"];
+    entries = nlohmann::json::object();
+    for (const auto& sv : servers) {
+      nlohmann::json entry;
+      entry["policy"] = sv.policy;
+      entry["state"] = sv.state;
+      if (sv.rotated_at) {
+        entry["rotated_at"] = sv.rotated_at->time_since_epoch().count();
+      }
+      entry["next_due"] = sv.next_due.time_since_epoch().count();
+      if (!sv.quarantined.empty()) {
+        entry["quarantined"] = sv.quarantined;
+      }
+      entries[sv.server_id] = std::move(entry);
+    }
+    return json.dump(1) + "\n";
+  }
+
+  std::filesystem::path dir_;
+  std::filesystem::path file_;
+};
+
+// The streamed file is byte for byte the version-1 document, for a fleet and for no server.
+TEST_F(StateCacheTest, StreamedFileIsTheVersionOneDocument) {
+  ServerTable table;
+  for (const auto& sv : sample()) {
+    table.add(sv);
+  }
+  table.seal();
+  ASSERT_TRUE(write_state_cache(file_, table));
+  EXPECT_EQ(read(), document(sample()));
+  ASSERT_TRUE(write_state_cache(file_, ServerTable{}));
+  EXPECT_EQ(read(), document({}));
+}
+
+// A file of the document writer reads back whole (unknown fields ignored); what it does not hold
+// (names, alerts) reads as empty.
+TEST_F(StateCacheTest, ReadsTheDocumentWritersFile) {
+  auto text = document(sample());
+  text.replace(text.find("\"version\""), 0, "\"extra\": {\"a\": [1, {\"b\": null}]}, ");
+  write(text);
+  const ServerTable table = read_state_cache(file_);
+  auto want = sample();
+  std::sort(want.begin(), want.end(),
+            [](const auto& a, const auto& b) { return a.server_id < b.server_id; });
+  ASSERT_EQ(table.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const ServerView got = table.at(i);
+    EXPECT_EQ(got.server_id, want[i].server_id);
+    EXPECT_EQ(got.policy, want[i].policy);
+    EXPECT_EQ(got.state, want[i].state);
+    EXPECT_EQ(got.rotated_at, want[i].rotated_at);
+    EXPECT_EQ(got.next_due, want[i].next_due);
+    EXPECT_EQ(got.quarantined, want[i].quarantined);
+    EXPECT_TRUE(got.server_name.empty());
+  }
+}
+
+// A broken file, one of the wrong shape, or of another version is ignored: it is only a cache.
+TEST_F(StateCacheTest, IgnoresBrokenFilesAndOtherVersions) {
+  testing::LogCapture logs;
+  const std::string good = document(sample());
+  for (const std::string& text :
+       {good.substr(0, good.size() / 2), std::string("[]"), std::string("{\"version\": 1}"),
+        std::string(R"({"servers": []})"), std::string(R"({"servers": {"x": 3}})"),
+        std::string(R"({"servers": {"x": {"policy": 3}}})"),
+        std::string(R"({"servers": {"x": {"next_due": "soon"}}})"),
+        std::string(R"({"servers": {"x": {"state": ["a"]}}})"),
+        std::string(R"({"servers": {"x": {"policy": "p"}}, "version": 2})")}) {
+    write(text);
+    EXPECT_TRUE(read_state_cache(file_).empty()) << text;
+  }
+  EXPECT_TRUE(logs.contains("ignoring a broken state cache"));
+  EXPECT_TRUE(logs.contains("ignoring a state cache of another version"));
+  std::filesystem::remove(file_);
+  EXPECT_TRUE(read_state_cache(file_).empty());
 }
 
 }  // namespace
