@@ -172,6 +172,7 @@ Result<std::unique_ptr<Runtime>> Runtime::create(std::shared_ptr<const config::C
   engine::RotatorSeams seams;
   seams.verifier = &runtime->verifier_;
   seams.in_flight = &runtime->in_flight_;
+  seams.concurrency = static_cast<std::size_t>(cfg.daemon.concurrency);  // 1..1024, validated
   for (auto& [name, client] : runtime->clouds_) {
     auto rotator = std::make_unique<engine::Rotator>(*runtime->store_, *client,
                                                      *runtime->generator_, clock, random, seams);

@@ -76,7 +76,9 @@ Rotator::Rotator(RecordStore& store, ecs::EcsClient& ecs, password::Generator& g
       clock_(clock),
       random_(random),
       verifier_(seams.verifier),
-      in_flight_(seams.in_flight != nullptr ? *seams.in_flight : own_in_flight_) {}
+      in_flight_(seams.in_flight != nullptr ? *seams.in_flight : own_in_flight_),
+      concurrency_(std::max<std::size_t>(1, seams.concurrency)),
+      budget_(concurrency_ - 1) {}
 
 std::string Rotator::flight_key(const Target& target) const {
   // The server, whichever policy (and Vault path) selected it.
@@ -416,16 +418,21 @@ void Rotator::push_and_commit(const RotationPolicy& policy, std::vector<Pending>
           same->push_back(item);
         }
       }
-      for (auto& bucket : buckets) {
+      // Resumed servers from different batches hold different passwords: one call per bucket,
+      // the calls side by side.
+      std::vector<ecs::BatchResetResult> results(buckets.size());
+      parallel_for(buckets.size(), concurrency_, &budget_, [&](std::size_t b) {
         std::vector<std::string> ids;
-        ids.reserve(bucket.size());
-        for (auto* item : bucket) {
+        ids.reserve(buckets[b].size());
+        for (auto* item : buckets[b]) {
           ids.push_back(item->target->server.id);
         }
-        auto result =
-            ecs_.batch_reset_password(ids, &bucket.front()->record.pending_password, false);
-        for (std::size_t i = 0; i < bucket.size(); ++i) {
-          answers.emplace_back(bucket[i], std::move(result.servers.at(i).status));
+        results[b] =
+            ecs_.batch_reset_password(ids, &buckets[b].front()->record.pending_password, false);
+      });
+      for (std::size_t b = 0; b < buckets.size(); ++b) {
+        for (std::size_t i = 0; i < buckets[b].size(); ++i) {
+          answers.emplace_back(buckets[b][i], std::move(results[b].servers.at(i).status));
         }
       }
     } else {
@@ -435,7 +442,10 @@ void Rotator::push_and_commit(const RotationPolicy& policy, std::vector<Pending>
       }
     }
 
-    for (auto& [item, status] : answers) {
+    // Each answer touches only its own server's record: the commits run side by side.
+    parallel_for(answers.size(), concurrency_, &budget_, [&](std::size_t a) {
+      Pending* item = answers[a].first;
+      const ecs::CallStatus& status = answers[a].second;
       const std::string& id = item->target->server.id;
       ++item->record.attempts;
       if (status.verdict == ecs::Verdict::Unknown) {
@@ -476,17 +486,18 @@ void Rotator::push_and_commit(const RotationPolicy& policy, std::vector<Pending>
           item->retry_after = status.retry_after;
           break;
       }
-    }
+    });
   }
 
-  for (auto& item : group) {
+  parallel_for(group.size(), concurrency_, &budget_, [&](std::size_t i) {
+    Pending& item = group[i];
     if (!item.done) {
       const Error error = item.last_error.value_or(Error(ErrorCode::Internal, "no answer"));
       park_pending(policy, item, error, false);
       item.report.outcome = Outcome::StillPending;
       item.done = true;
     }
-  }
+  });
 
   if (policy.after_reset != AfterReset::None && reboot_allowed) {
     std::vector<Pending*> to_reboot;
@@ -698,7 +709,9 @@ void Rotator::reboot(const RotationPolicy& policy, std::vector<Pending*>& items)
     return;
   }
   auto job = ecs_.wait_for_job(started.job_id, policy.job_poll_interval, policy.job_timeout);
-  for (auto* item : items) {
+  // Per server: record the restart (and run the verification hook) side by side.
+  parallel_for(items.size(), concurrency_, &budget_, [&](std::size_t k) {
+    Pending* item = items[k];
     const auto& id = item->target->server.id;
     bool ok = job && job->state == ecs::JobState::Success;
     if (job) {
@@ -712,7 +725,7 @@ void Rotator::reboot(const RotationPolicy& policy, std::vector<Pending*>& items)
       item->report.detail =
           job ? fmt::format("reboot job {} ended {}", started.job_id, ecs::to_string(job->state))
               : fmt::format("reboot job: {}", describe(job.error()));
-      continue;
+      return;
     }
     ServerRecord next = item->record.clone();
     if (policy.verify) {
@@ -725,13 +738,13 @@ void Rotator::reboot(const RotationPolicy& policy, std::vector<Pending*>& items)
             "rebooted, but Vault could not be written ({}); the verification waits for the next "
             "restart",
             describe(saved.error()));
-        continue;
+        return;
       }
       item->version = *saved;
       item->record = std::move(next);
       step(Step::Rebooted, id);
       verify_restarted(policy, *item);
-      continue;
+      return;
     }
     // The restart is confirmed: the server accepts only the new password now.
     next.state = State::Current;
@@ -742,7 +755,7 @@ void Rotator::reboot(const RotationPolicy& policy, std::vector<Pending*>& items)
       item->report.state = State::Current;
       step(Step::Rebooted, id);
     }
-  }
+  });
 }
 
 void Rotator::verify_restarted(const RotationPolicy& policy, Pending& item) {
@@ -824,35 +837,41 @@ std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
   std::vector<Pending> fresh;
   std::vector<Pending> resumed;
   std::vector<std::size_t> candidates;
-  std::vector<LoadedRecord> loaded(targets.size());
-  std::vector<InFlight::Lease> leases;
-  leases.reserve(targets.size());
+  // What step 1 left for each server; filled side by side, one slot per server, and read in
+  // target order afterwards so that the batch and the reports keep the caller's order. The
+  // leases live here until the batch is done.
+  struct Slot {
+    InFlight::Lease lease;
+    std::optional<Pending> resumed;      // a rotation already under way
+    std::optional<LoadedRecord> loaded;  // a candidate for the new password
+  };
+  std::vector<Slot> slots(targets.size());
 
   // Step 1 for every server.
-  for (std::size_t i = 0; i < targets.size(); ++i) {
+  parallel_for(targets.size(), concurrency_, &budget_, [&](std::size_t i) {
     const auto& server = targets[i].server;
+    Slot& slot = slots[i];
     reports[i].server_id = server.id;
     reports[i].server_name = server.name;
-    InFlight::Lease lease = in_flight_.try_acquire(flight_key(targets[i]));
-    if (!lease.held()) {
+    slot.lease = in_flight_.try_acquire(flight_key(targets[i]));
+    if (!slot.lease.held()) {
       reports[i].outcome = Outcome::Skipped;
       reports[i].detail = kInFlight;
-      continue;
+      return;
     }
-    leases.push_back(std::move(lease));
     auto record = store_.load(targets[i].vault_path);
     if (!record) {
       reports[i].outcome = Outcome::Failed;
       reports[i].detail = fmt::format("cannot read the Vault record (nothing was sent): {}",
                                       describe(record.error()));
-      continue;
+      return;
     }
     step(Step::Read, server.id);
     reports[i].state = record->record.state;
     if (!record->record.quarantined.empty()) {
       reports[i].outcome = Outcome::Skipped;
       reports[i].detail = "quarantined: " + record->record.quarantined;
-      continue;
+      return;
     }
     // A rotation already under way: resumed with its own record, never with the new password.
     const auto take_over = [&] {
@@ -866,8 +885,8 @@ std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
       return item;
     };
     if (record->record.state == State::Pending && !record->record.pending_password.empty()) {
-      resumed.push_back(take_over());
-      continue;
+      slot.resumed = take_over();
+      return;
     }
     if (record->record.awaiting_verification()) {
       Pending item = take_over();
@@ -878,16 +897,22 @@ std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
         item.report.detail = "another process wrote the record; the next run verifies again";
       }
       reports[i] = std::move(item.report);
-      continue;
+      return;
     }
     if (refused_before(policy, server, true, record->record, reports[i])) {
-      continue;
+      return;
     }
     if (probe(policy, targets[i], record->record, record->version, reports[i])) {
-      continue;  // quarantined (no plug-in), or the probe failed: not part of this batch
+      return;  // quarantined (no plug-in), or the probe failed: not part of this batch
     }
-    loaded[i] = std::move(*record);
-    candidates.push_back(i);
+    slot.loaded = std::move(*record);
+  });
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    if (slots[i].resumed) {
+      resumed.push_back(std::move(*slots[i].resumed));
+    } else if (slots[i].loaded) {
+      candidates.push_back(i);
+    }
   }
 
   // Optional dry run: drop the servers the cloud would refuse.
@@ -923,10 +948,13 @@ std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
       }
       candidates.clear();
     }
-    // Step 3 per server.
-    for (auto i : candidates) {
+    // Step 3 per server, side by side; a server whose write failed is not in the batch.
+    std::vector<std::optional<Pending>> written(candidates.size());
+    parallel_for(candidates.size(), concurrency_, &budget_, [&](std::size_t k) {
+      const std::size_t i = candidates[k];
       const auto& server = targets[i].server;
-      ServerRecord record = std::move(loaded[i].record);
+      LoadedRecord& loaded = *slots[i].loaded;
+      ServerRecord record = std::move(loaded.record);
       record.prior_state = record.state;
       record.state = State::Pending;
       record.pending_password = copy(*password);
@@ -938,13 +966,13 @@ std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
       record.policy = policy.name;
       record.server_name = server.name;
       record.username = username_for(server);
-      auto saved = store_.save(targets[i].vault_path, record, loaded[i].version);
+      auto saved = store_.save(targets[i].vault_path, record, loaded.version);
       if (!saved) {
         reports[i].outcome = Outcome::Failed;
         reports[i].detail = fmt::format(
             "cannot store the pending password in Vault (nothing was sent; retried next run): {}",
             describe(saved.error()));
-        continue;
+        return;
       }
       step(Step::PendingWritten, server.id);
       Pending item;
@@ -953,7 +981,13 @@ std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
       item.version = *saved;
       item.record = std::move(record);
       item.report = reports[i];
-      fresh.push_back(std::move(item));
+      written[k] = std::move(item);
+    });
+    // Every write above has returned: the batch below holds only durably written servers.
+    for (auto& item : written) {
+      if (item) {
+        fresh.push_back(std::move(*item));
+      }
     }
   }
 

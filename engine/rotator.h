@@ -8,6 +8,7 @@
 // is harmless). A crash anywhere leaves a record from which rotate() resumes.
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <span>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/parallel.h"
 #include "common/random.h"
 #include "ecs/client.h"
 #include "engine/in_flight.h"
@@ -88,6 +90,11 @@ struct RotatorSeams {
   Verifier* verifier = nullptr;
   // The single-flight guard shared by every Rotator of the process; nullptr: one of its own.
   InFlight* in_flight = nullptr;
+  // Shared mode: how many servers run their per-server steps (Vault reads and writes, the plug-in
+  // probe, the commits) at once: the calling thread and up to `concurrency` - 1 helpers, shared
+  // by the batches this Rotator runs side by side. The daemon passes `daemon.concurrency`; 1
+  // runs them one after another on the calling thread.
+  std::size_t concurrency = 1;
 };
 
 class Rotator {
@@ -98,13 +105,16 @@ class Rotator {
   // One server, unique mode: resumes a pending rotation or starts a new one.
   Report rotate(const RotationPolicy& policy, const Target& target, bool reboot_allowed = true);
   // A group, shared mode: one password for the servers that are not pending; pending ones are
-  // resumed with their own pending password. One report per target, in order.
+  // resumed with their own pending password. One report per target, in order. The per-server
+  // steps run for up to `RotatorSeams::concurrency` servers at once; the batch reset is sent only
+  // once every server in it has its pending password written.
   std::vector<Report> rotate_shared(const RotationPolicy& policy, std::span<const Target> targets,
                                     bool reboot_allowed = true);
   // Reads the record and, when pending, sends the pending password again and commits — the
   // resume path on its own (used by the reconcile pass).
   Report resume(const RotationPolicy& policy, const Target& target, bool reboot_allowed = true);
 
+  // With a concurrency above 1 the failpoint is called from several threads at once.
   void set_failpoint(Failpoint failpoint) { failpoint_ = std::move(failpoint); }
 
  private:
@@ -152,6 +162,10 @@ class Rotator {
   Verifier* verifier_;
   InFlight own_in_flight_;
   InFlight& in_flight_;
+  std::size_t concurrency_;
+  // The helper threads of every batch this Rotator runs at once: several batches side by side
+  // (the daemon's workers) share `concurrency` - 1 helpers instead of taking that many each.
+  ThreadBudget budget_;
   Failpoint failpoint_;
 };
 

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -86,6 +87,93 @@ Result<HttpResponse> bad_request() {
   response.body.append(R"({"badRequest":{"code":400,"message":"Invalid password"}})");
   return response;
 }
+
+// Counts the requests under way at once, overall and per kind (the record reads, the plug-in
+// probes, the pending writes before the batch reset, the commits after it), and holds the first
+// `gate` requests of each kind until that many are under way together: a batch that runs its
+// per-server steps side by side shows exactly `gate` at once, one that runs them one by one
+// waits out the safety deadline and shows 1. No timing is measured.
+class ConcurrencyProbe final : public HttpTransport {
+ public:
+  ConcurrencyProbe(HttpTransport& inner, std::size_t gate) : inner_(inner), gate_(gate) {}
+
+  Result<HttpResponse> send(const HttpRequest& request) override {
+    std::unique_lock lock(mutex_);
+    const std::string kind = kind_of(request);
+    if (kind == "reset") {
+      reset_seen_ = true;
+      pending_done_at_reset.push_back(kinds_["pending"].done);
+      pending_active_at_reset.push_back(kinds_["pending"].active);
+    }
+    Kind* counted = kind.empty() ? nullptr : &kinds_[kind];
+    most = std::max(most, ++active_);
+    if (counted != nullptr) {
+      counted->most = std::max(counted->most, ++counted->active);
+      if (armed && kind != "reset" && counted->arrived < gate_) {  // one reset per batch
+        ++counted->arrived;
+        changed_.notify_all();
+        changed_.wait_for(lock, std::chrono::seconds(10),
+                          [&] { return counted->arrived >= gate_; });
+      }
+    }
+    lock.unlock();
+    auto answer = before ? before(request) : std::nullopt;
+    if (!answer) {
+      answer = inner_.send(request);
+    }
+    lock.lock();
+    --active_;
+    if (counted != nullptr) {
+      --counted->active;
+      ++counted->done;
+    }
+    return std::move(*answer);
+  }
+
+  // The most requests of `kind` under way at once.
+  std::size_t most_of(const std::string& kind) {
+    const std::lock_guard lock(mutex_);
+    return kinds_[kind].most;
+  }
+
+  bool armed = false;  // set once the fixture is built: only the batch's requests are held
+  InterceptingTransport::Hook before;  // may answer a request instead of the inner transport
+  std::size_t most = 0;                // every request, gated or not
+  std::vector<std::size_t> pending_done_at_reset;    // pending writes finished at each reset
+  std::vector<std::size_t> pending_active_at_reset;  // pending writes still under way then
+
+ private:
+  struct Kind {
+    std::size_t active = 0;
+    std::size_t most = 0;
+    std::size_t arrived = 0;  // held so far (at most the gate)
+    std::size_t done = 0;
+  };
+  std::string kind_of(const HttpRequest& request) const {
+    const bool record = request.url.find("/data/ecs/test/") != std::string::npos;
+    if (request.url.find("/os-reset-passwords") != std::string::npos) {
+      return "reset";
+    }
+    if (request.url.find("/os-resetpwd-flag") != std::string::npos) {
+      return "probe";
+    }
+    if (record && request.method == HttpMethod::Get) {
+      return "read";
+    }
+    if (record) {
+      return reset_seen_ ? "commit" : "pending";
+    }
+    return {};
+  }
+
+  HttpTransport& inner_;
+  const std::size_t gate_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::string, Kind> kinds_;
+  std::size_t active_ = 0;
+  bool reset_seen_ = false;
+};
 
 class RotatorTest : public ::testing::Test {
  protected:
@@ -901,6 +989,118 @@ TEST_F(RotatorTest, HuaweiSingleResetChecksPassword) {
   EXPECT_THAT(urls[0], ::testing::HasSubstr("/cloudservers/"));
   EXPECT_EQ(checked, 1);
   expect_no_lockout(target);
+}
+
+// Shared mode with a concurrency of 4: the per-server steps of one batch (read and probe, the
+// pending writes, the commits) run four at a time, never more; every pending write has returned
+// before the one batch reset; the hooks fire once per server and step; the leases are held for
+// the whole batch; the reports keep the targets' order.
+TEST_F(RotatorTest, SharedModeRunsPerServerStepsConcurrently) {
+  constexpr std::size_t kLimit = 4;
+  ConcurrencyProbe probe(transport_, kLimit);
+  ecs_ = make_ecs(probe);
+  vault_ = make_vault(probe);
+  store_ = std::make_unique<RecordStore>(*vault_);
+  InFlight in_flight;
+  RotatorSeams seams;
+  seams.in_flight = &in_flight;
+  seams.concurrency = kLimit;
+  rotator_ = std::make_unique<Rotator>(*store_, *ecs_, generator_, clock_, random_, seams);
+  policy_.mode = Mode::Shared;
+  std::vector<Target> targets;
+  for (std::size_t i = 0; i < 2 * kLimit + 1; ++i) {
+    targets.push_back(add_server(i % 2 == 0 ? sim::OsType::Linux : sim::OsType::Windows));
+  }
+  std::mutex mutex;
+  std::map<std::pair<Step, std::string>, int> hooks;
+  std::size_t leases_missing = 0;
+  rotator_->set_failpoint([&](Step step, const std::string& id) {
+    const std::lock_guard lock(mutex);
+    ++hooks[{step, id}];
+    if (step == Step::ResetSent) {
+      for (const auto& target : targets) {
+        leases_missing += in_flight.busy("test/" + target.server.id) ? 0U : 1U;
+      }
+    }
+  });
+  probe.armed = true;
+  const auto reports = rotator_->rotate_shared(policy_, targets);
+  probe.armed = false;
+
+  ASSERT_EQ(reports.size(), targets.size());
+  std::set<std::string> passwords;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    EXPECT_EQ(reports[i].server_id, targets[i].server.id);
+    EXPECT_EQ(reports[i].outcome, Outcome::Rotated) << reports[i].detail;
+    for (auto step : {Step::Read, Step::PendingWritten, Step::ResetSent, Step::Committed}) {
+      EXPECT_EQ((hooks[{step, targets[i].server.id}]), 1)
+          << "step " << static_cast<int>(step) << " of server " << i;
+    }
+    EXPECT_FALSE(in_flight.busy("test/" + targets[i].server.id)) << "lease released at the end";
+    EXPECT_EQ(resets_sent(targets[i]), 1U);
+    expect_no_lockout(targets[i]);
+    passwords.emplace(record_of(targets[i]).password.reveal());
+  }
+  EXPECT_EQ(passwords.size(), 1U);
+  EXPECT_EQ(leases_missing, 0U) << "every lease is held while the batch is sent";
+  for (const char* kind : {"read", "probe", "pending", "commit"}) {
+    EXPECT_GT(probe.most_of(kind), 1U) << kind;
+    EXPECT_EQ(probe.most_of(kind), kLimit) << kind;
+  }
+  EXPECT_LE(probe.most, kLimit) << "never more than the limit under way";
+  EXPECT_EQ(probe.pending_done_at_reset, (std::vector<std::size_t>{targets.size()}));
+  EXPECT_EQ(probe.pending_active_at_reset, (std::vector<std::size_t>{0}));
+}
+
+// Shared mode, concurrently: a server whose pending write fails is left out of the batch (never
+// sent a password that is not in Vault); the others are rotated.
+TEST_F(RotatorTest, SharedModeLeavesOutAServerWhosePendingWriteFailed) {
+  ConcurrencyProbe probe(transport_, 1);
+  ecs_ = make_ecs(probe);
+  vault_ = make_vault(probe);
+  store_ = std::make_unique<RecordStore>(*vault_);
+  RotatorSeams seams;
+  seams.concurrency = 3;
+  rotator_ = std::make_unique<Rotator>(*store_, *ecs_, generator_, clock_, random_, seams);
+  policy_.mode = Mode::Shared;
+  std::vector<Target> targets;
+  for (int i = 0; i < 6; ++i) {
+    targets.push_back(add_server());
+  }
+  const std::string refused = "/data/ecs/test/" + targets[2].server.id;
+  std::mutex mutex;
+  std::vector<std::string> batch_bodies;
+  probe.before = [&](const HttpRequest& request) -> std::optional<Result<HttpResponse>> {
+    if (request.url.find("/os-reset-passwords") != std::string::npos) {
+      const std::lock_guard lock(mutex);
+      batch_bodies.emplace_back(request.body.view());
+    }
+    if (request.method != HttpMethod::Get && request.url.ends_with(refused)) {
+      HttpResponse denied;
+      denied.status = 403;
+      denied.headers.set("Content-Type", "application/json");
+      denied.body.append(R"({"errors":["permission denied"]})");
+      return denied;
+    }
+    return std::nullopt;
+  };
+  const auto reports = rotator_->rotate_shared(policy_, targets);
+  ASSERT_EQ(reports.size(), targets.size());
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    EXPECT_EQ(reports[i].server_id, targets[i].server.id);
+    if (i == 2) {
+      EXPECT_EQ(reports[i].outcome, Outcome::Failed);
+      EXPECT_THAT(reports[i].detail, ::testing::HasSubstr("cannot store the pending password"));
+      EXPECT_EQ(resets_sent(targets[i]), 0U);
+    } else {
+      EXPECT_EQ(reports[i].outcome, Outcome::Rotated) << reports[i].detail;
+      EXPECT_EQ(resets_sent(targets[i]), 1U);
+    }
+    expect_no_lockout(targets[i]);
+  }
+  ASSERT_EQ(batch_bodies.size(), 1U);
+  EXPECT_EQ(batch_bodies[0].find(targets[2].server.id), std::string::npos);
+  EXPECT_NE(batch_bodies[0].find(targets[0].server.id), std::string::npos);
 }
 
 }  // namespace
