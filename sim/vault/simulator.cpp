@@ -38,6 +38,9 @@ class VaultSimulator::Impl {
     };
     // stop() waits for idle keep-alive connections to time out: keep that short.
     server_->set_keep_alive_timeout(1);
+    // Vault (Go's net/http) never closes a kept-alive connection after a number of requests;
+    // httplib's default closes it after 5, which made every client reconnect all the time.
+    server_->set_keep_alive_max_count(100'000);
     // Headers and body go out in separate writes: without this, Nagle + delayed ACK add ~40 ms.
     server_->set_tcp_nodelay(true);
     // httplib's default adds SO_REUSEPORT, which would let two simulators share a fixed port.
