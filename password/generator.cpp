@@ -16,8 +16,10 @@ constexpr std::size_t kMaxDraws = 1'000'000;
 
 Result<Generator::Prepared> Generator::prepare(const Policy& policy) {
   std::lock_guard lock(mutex_);
-  if (last_ && last_->policy == policy) {
-    return *last_;
+  for (const auto& known : prepared_) {
+    if (known.policy == policy) {
+      return known;
+    }
   }
   if (auto reasons = validate_policy(policy); !reasons.empty()) {
     return fail(ErrorCode::InvalidPolicy, "password policy cannot be met: {}",
@@ -27,7 +29,10 @@ Result<Generator::Prepared> Generator::prepare(const Policy& policy) {
   for (const auto& chars : class_alphabets(policy)) {
     prepared.alphabet += chars;
   }
-  last_ = prepared;
+  if (prepared_.size() == kMaxPrepared) {
+    prepared_.erase(prepared_.begin());
+  }
+  prepared_.push_back(prepared);
   return prepared;
 }
 

@@ -7,8 +7,8 @@
 // password the same probability (docs/password.md has the argument).
 
 #include <mutex>
-#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "common/random.h"
@@ -27,7 +27,8 @@ class Generator {
 
  private:
   // A validated policy and its alphabet, kept because validation counts passwords exactly and
-  // that is far slower than drawing one.
+  // that is far slower than drawing one. Several are kept: one fleet mixes Linux and Windows
+  // servers, whose policies differ, and a single slot was recomputed at every switch.
   struct Prepared {
     Policy policy;
     std::string alphabet;
@@ -36,7 +37,8 @@ class Generator {
 
   Random* random_;
   std::mutex mutex_;
-  std::optional<Prepared> last_;
+  static constexpr std::size_t kMaxPrepared = 16;
+  std::vector<Prepared> prepared_;  // oldest first
 };
 
 }  // namespace rotor::password
