@@ -53,6 +53,22 @@ std::string refusal_key(const Error& error) {
 constexpr const char* kInFlight =
     "already being rotated by another worker of this process; that one finishes it";
 
+// A server that took `max_unconfirmed_restarts` rotations without a confirmed restart is not
+// rotated again: every one of those passwords stays valid (I1), and the chain would only grow.
+bool unconfirmed_chain_full(const RotationPolicy& policy, const ServerRecord& record,
+                            Report& report) {
+  if (record.state != State::AwaitingRestart ||
+      static_cast<int>(record.earlier.size()) + 1 < policy.max_unconfirmed_restarts) {
+    return false;
+  }
+  report.outcome = Outcome::Skipped;
+  report.detail = fmt::format(
+      "awaiting restart: {} rotations in a row without a confirmed restart; restart the "
+      "server (or configure after_reset) so that older passwords can be retired",
+      record.earlier.size() + 1);
+  return true;
+}
+
 }  // namespace
 
 struct Rotator::Pending {
@@ -291,13 +307,7 @@ Report Rotator::run_unique(const RotationPolicy& policy, const Target& target, b
         report.detail = "nothing pending";
         return report;
       }
-      if (record.state == State::AwaitingRestart &&
-          static_cast<int>(record.earlier.size()) + 1 >= policy.max_unconfirmed_restarts) {
-        report.outcome = Outcome::Skipped;
-        report.detail = fmt::format(
-            "awaiting restart: {} rotations in a row without a confirmed restart; restart the "
-            "server (or configure after_reset) so that older passwords can be retired",
-            record.earlier.size() + 1);
+      if (unconfirmed_chain_full(policy, record, report)) {
         return report;
       }
       if (refused_before(policy, server, policy.mode == Mode::Shared, record, report)) {
@@ -899,7 +909,8 @@ std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
       reports[i] = std::move(item.report);
       return;
     }
-    if (refused_before(policy, server, true, record->record, reports[i])) {
+    if (unconfirmed_chain_full(policy, record->record, reports[i]) ||
+        refused_before(policy, server, true, record->record, reports[i])) {
       return;
     }
     if (probe(policy, targets[i], record->record, record->version, reports[i])) {

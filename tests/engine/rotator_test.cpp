@@ -499,6 +499,32 @@ TEST_F(RotatorTest, SharedModeOneBatch) {
   EXPECT_TRUE(password::complies(*passwords.begin(), policy));
 }
 
+// Shared mode keeps the same limit as unique mode: a server whose restarts went unconfirmed
+// `max_unconfirmed_restarts` times is left out of the next batch, the others are rotated.
+TEST_F(RotatorTest, SharedModeLeavesOutAServerWithTooManyUnconfirmedRestarts) {
+  policy_.mode = Mode::Shared;
+  policy_.max_unconfirmed_restarts = 2;
+  const Target old_server = add_server();
+  for (int round = 0; round < 3; ++round) {  // no confirmed restart in between
+    const auto reports = rotator_->rotate_shared(policy_, std::vector<Target>{old_server});
+    ASSERT_EQ(reports.at(0).outcome, Outcome::Rotated) << reports[0].detail;
+  }
+  // The server now holds the current password, the previous one and one older: a further
+  // rotation would need a fourth. A server new to the group is still rotated in the same call.
+  ASSERT_EQ(record_of(old_server).earlier.size(), 1U);
+  const std::string kept(record_of(old_server).password.reveal());
+  const std::vector<Target> targets = {old_server, add_server(sim::OsType::Windows)};
+  const auto reports = rotator_->rotate_shared(policy_, targets);
+  ASSERT_EQ(reports.size(), 2U);
+  EXPECT_EQ(reports[0].outcome, Outcome::Skipped);
+  EXPECT_THAT(reports[0].detail, ::testing::HasSubstr("without a confirmed restart"));
+  EXPECT_EQ(record_of(old_server).password.reveal(), kept);  // untouched
+  EXPECT_EQ(reports[1].outcome, Outcome::Rotated) << reports[1].detail;
+  for (const auto& target : targets) {
+    expect_no_lockout(target);
+  }
+}
+
 // Nothing a rotation handles reaches a log line: not the new passwords, not the SK, not the token.
 TEST_F(RotatorTest, NoSecretInLogs) {
   testing::LogCapture capture;
