@@ -117,6 +117,21 @@ std::string Rotator::new_rotation_id() {
   return id;
 }
 
+void Rotator::start_pending(ServerRecord& record, Secret password, const RotationPolicy& policy,
+                            const ecs::Server& server) {
+  record.prior_state = record.state;
+  record.state = State::Pending;
+  record.pending_password = std::move(password);
+  record.rotation_id = new_rotation_id();
+  record.pending_since = format_time(clock_.now());
+  record.attempts = 0;
+  record.unknown_outcomes = 0;
+  record.last_refusal.clear();
+  record.policy = policy.name;
+  record.server_name = server.name;
+  record.username = username_for(server);
+}
+
 password::Policy Rotator::password_policy(const RotationPolicy& policy, const ecs::Server& server,
                                           bool batch) const {
   password::Policy p = policy.password;
@@ -328,17 +343,7 @@ Report Rotator::run_unique(const RotationPolicy& policy, const Target& target, b
         return report;
       }
       // Step 3: store it as pending before anything is sent.
-      record.prior_state = record.state;
-      record.state = State::Pending;
-      record.pending_password = std::move(*password);
-      record.rotation_id = new_rotation_id();
-      record.pending_since = format_time(clock_.now());
-      record.attempts = 0;
-      record.unknown_outcomes = 0;
-      record.last_refusal.clear();
-      record.policy = policy.name;
-      record.server_name = server.name;
-      record.username = username_for(server);
+      start_pending(record, std::move(*password), policy, server);
       auto saved = store_.save(target.vault_path, record, loaded->version);
       if (!saved) {
         if (saved.error().code() == ErrorCode::Conflict) {
@@ -966,17 +971,7 @@ std::vector<Report> Rotator::rotate_shared(const RotationPolicy& policy,
       const auto& server = targets[i].server;
       LoadedRecord& loaded = *slots[i].loaded;
       ServerRecord record = std::move(loaded.record);
-      record.prior_state = record.state;
-      record.state = State::Pending;
-      record.pending_password = copy(*password);
-      record.rotation_id = new_rotation_id();
-      record.pending_since = format_time(clock_.now());
-      record.attempts = 0;
-      record.unknown_outcomes = 0;
-      record.last_refusal.clear();
-      record.policy = policy.name;
-      record.server_name = server.name;
-      record.username = username_for(server);
+      start_pending(record, copy(*password), policy, server);
       auto saved = store_.save(targets[i].vault_path, record, loaded.version);
       if (!saved) {
         reports[i].outcome = Outcome::Failed;

@@ -150,6 +150,9 @@ class Rotator {
   password::Policy password_policy(const RotationPolicy& policy, const ecs::Server& server,
                                    bool batch) const;
   std::string new_rotation_id();
+  // Step 3's record: `password` pending for a new rotation of `server` under `policy`.
+  void start_pending(ServerRecord& record, Secret password, const RotationPolicy& policy,
+                     const ecs::Server& server);
   // The single-flight key: the cloud's name and the server id.
   [[nodiscard]] std::string flight_key(const Target& target) const;
   void step(Step step, const std::string& server_id);
