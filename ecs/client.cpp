@@ -1,6 +1,7 @@
 #include "ecs/client.h"
 
 #include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <unordered_map>
@@ -54,6 +55,39 @@ JobState job_state(std::string_view text) {
   return JobState::Unknown;
 }
 
+// An address goes to a verification hook's environment (ROTOR_ADDRESSES, space-separated):
+// only the characters of an IPv4 or IPv6 address (with an optional %zone) are let through.
+constexpr std::size_t kMaxAddresses = 16;
+constexpr std::size_t kMaxAddressLength = 64;
+
+bool looks_like_ip(std::string_view text) {
+  if (text.empty() || text.size() > kMaxAddressLength) {
+    return false;
+  }
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == '.' || c == ':' || c == '%';
+  });
+}
+
+std::vector<std::string> parse_addresses(const Doc& item) {
+  std::vector<std::string> found;
+  if (!item.contains("addresses") || !item["addresses"].is_object()) {
+    return found;
+  }
+  for (const auto& [network, entries] : item["addresses"].items()) {
+    if (!entries.is_array()) {
+      continue;
+    }
+    for (const auto& entry : entries) {
+      std::string addr = text_of(entry, "addr");
+      if (found.size() < kMaxAddresses && looks_like_ip(addr)) {
+        found.push_back(std::move(addr));
+      }
+    }
+  }
+  return found;
+}
+
 Server parse_server(const Doc& item) {
   Server server;
   server.id = text_of(item, "id");
@@ -79,6 +113,7 @@ Server parse_server(const Doc& item) {
   if (item.contains("image") && item["image"].is_object()) {
     server.image_id = text_of(item["image"], "id");
   }
+  server.addresses = parse_addresses(item);
   return server;
 }
 

@@ -39,6 +39,9 @@ struct Server {
   std::string image_id;
   std::string image_name;  // metadata.image_name
   std::string task_state;  // OS-EXT-STS:task_state, "" when idle
+  // The IP addresses of `addresses` (every network; fixed and floating, v4 and v6) in the
+  // listing's order; an entry that is not an IP address is left out (see parse_address).
+  std::vector<std::string> addresses;
 };
 
 struct ServerFilter {

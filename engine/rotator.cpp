@@ -787,6 +787,7 @@ void Rotator::verify_restarted(const RotationPolicy& policy, Pending& item) {
     context.server_name = server.name;
     context.username = next.username.empty() ? username_for(server) : next.username;
     context.os_type = server.os_type;
+    context.addresses = server.addresses;
     context.policy = policy.name;
     context.rotation_id = next.rotation_id;
     const Result<void> verified =

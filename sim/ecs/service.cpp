@@ -27,6 +27,7 @@ using SysTime = std::chrono::system_clock::time_point;
 
 constexpr std::string_view kJson = "application/json;charset=UTF-8";
 constexpr std::size_t kMaxBatch = 1000;
+constexpr std::string_view kVpcId = "5c4ba5b6-0c84-4e7a-8d1e-0f1a2b3c4d5e";
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -36,6 +37,25 @@ std::uint64_t splitmix(std::uint64_t& state) {
   x = (x ^ (x >> 30U)) * 0xBF58476D1CE4E5B9ULL;
   x = (x ^ (x >> 27U)) * 0x94D049BB133111EBULL;
   return x ^ (x >> 31U);
+}
+
+// The server's fixed address in the simulated VPC (192.168.0.0/16), derived from its id so that
+// every listing shows the same one; Huawei's shape: `version` is a string.
+json addresses_json(std::string_view server_id, std::string_view vpc_id) {
+  std::uint64_t hash = 0xCBF29CE484222325ULL;  // FNV-1a
+  for (const char c : server_id) {
+    hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001B3ULL;
+  }
+  const auto third = static_cast<unsigned>((hash >> 8U) % 256U);
+  const auto fourth = static_cast<unsigned>(hash % 254U) + 1U;
+  const std::string mac =
+      fmt::format("fa:16:3e:{:02x}:{:02x}:{:02x}", (hash >> 16U) & 0xFFU, third, fourth);
+  json entry = {{"version", "4"},
+                {"addr", fmt::format("192.168.{}.{}", third, fourth)},
+                {"OS-EXT-IPS:type", "fixed"},
+                {"OS-EXT-IPS-MAC:mac_addr", mac},
+                {"OS-EXT-IPS:port_id", fmt::format("{:016x}{:016x}", hash, ~hash)}};
+  return {{std::string(vpc_id), json::array({std::move(entry)})}};
 }
 
 std::string lower(std::string_view text) {
@@ -583,7 +603,7 @@ struct ServiceState {
                      {"metering.resourcespeccode", server.flavor_id},
                      {"metering.resourcetype", "1"},
                      {"charging_mode", "0"},
-                     {"vpc_id", "5c4ba5b6-0c84-4e7a-8d1e-0f1a2b3c4d5e"},
+                     {"vpc_id", kVpcId},
                      {"EcmResStatus", "normal"}};
     if (s.locked) {
       metadata["lockSource"] = "ORDER";
@@ -614,7 +634,7 @@ struct ServiceState {
             {"user_id", "f1e2d3c4b5a6978877665544332211ff"},
             {"hostId", "c7ab6d1f0e2c4b5a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e"},
             {"host_status", "UP"},
-            {"addresses", json::object()},
+            {"addresses", addresses_json(s.id, kVpcId)},
             {"security_groups", json::array()},
             {"os-extended-volumes:volumes_attached", json::array()},
             {"OS-EXT-AZ:availability_zone", "eu-de-01"},

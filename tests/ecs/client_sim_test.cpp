@@ -133,7 +133,13 @@ TEST_F(EcsSimTest, OtcListAndSingleReset) {
   for (const auto& server : *servers) {
     EXPECT_TRUE(server.os_type == "Linux" || server.os_type == "Windows") << server.os_type;
     EXPECT_FALSE(server.name.empty());
+    // One fixed address in the simulated VPC, the same in every listing.
+    ASSERT_EQ(server.addresses.size(), 1U);
+    EXPECT_TRUE(server.addresses[0].starts_with("192.168.")) << server.addresses[0];
   }
+  auto again = ecs->list_servers();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->front().addresses, servers->front().addresses);
   const Secret password = new_password("otc");
   const std::string id = servers->front().id;
   auto result = ecs->reset_password(id, password);

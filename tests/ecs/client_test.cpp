@@ -481,15 +481,25 @@ TEST_F(EcsClientTest, ResetFlagProbe) {
 }
 
 std::string server_json(int index) {
-  return json{{"id", fmt::format("id-{}", index)},
-              {"name", fmt::format("web-{}", index)},
-              {"status", "ACTIVE"},
-              {"locked", index % 2 == 0},
-              {"tags", {"rotor=yes", "env=prod"}},
-              {"image", {{"id", "img-1"}}},
-              {"OS-EXT-STS:task_state", nullptr},
-              {"metadata",
-               {{"os_type", index % 3 == 0 ? "Windows" : "Linux"}, {"image_name", "Ubuntu 22.04"}}}}
+  return json{
+      {"id", fmt::format("id-{}", index)},
+      {"name", fmt::format("web-{}", index)},
+      {"status", "ACTIVE"},
+      {"locked", index % 2 == 0},
+      {"tags", {"rotor=yes", "env=prod"}},
+      {"image", {{"id", "img-1"}}},
+      // Huawei's shape (version a string), Nova's (a number), and entries a hook's
+      // environment must never see.
+      {"addresses",
+       {{"vpc-1",
+         {{{"version", "4"},
+           {"addr", fmt::format("192.0.2.{}", index)},
+           {"OS-EXT-IPS:type", "fixed"}},
+          {{"version", 6}, {"addr", "2001:db8::1"}}}},
+        {"vpc-2", {{{"addr", "198.51.100.7; reboot"}}, {{"addr", 42}}, {{"addr", "a b"}}}}}},
+      {"OS-EXT-STS:task_state", nullptr},
+      {"metadata",
+       {{"os_type", index % 3 == 0 ? "Windows" : "Linux"}, {"image_name", "Ubuntu 22.04"}}}}
       .dump();
 }
 
@@ -517,6 +527,8 @@ TEST_F(EcsClientTest, ListServersPaginatesByPageNumber) {
   EXPECT_EQ((*servers)[0].tags, (std::vector<std::string>{"rotor=yes", "env=prod"}));
   EXPECT_EQ((*servers)[0].image_id, "img-1");
   EXPECT_EQ((*servers)[0].image_name, "Ubuntu 22.04");
+  EXPECT_EQ((*servers)[0].addresses, (std::vector<std::string>{"192.0.2.0", "2001:db8::1"}));
+  EXPECT_EQ((*servers)[4].addresses, (std::vector<std::string>{"192.0.2.4", "2001:db8::1"}));
   const auto requests = transport_.requests();
   ASSERT_EQ(requests.size(), 3U);
   EXPECT_EQ(requests[0].url,

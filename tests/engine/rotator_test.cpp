@@ -566,7 +566,8 @@ TEST_F(RotatorTest, NoSecretInVerificationLogs) {
 // hook gets the new password and the server's context, and older passwords are retired only then.
 TEST_F(RotatorTest, VerifiedAfterConfirmedReboot) {
   use_verification();
-  const Target target = add_server();
+  Target target = add_server();
+  target.server.addresses = {"192.0.2.10", "2001:db8::10"};
   const Report report = rotator_->rotate(policy_, target);
   EXPECT_EQ(report.outcome, Outcome::Rotated) << report.detail;
   EXPECT_EQ(report.state, State::Current);
@@ -583,6 +584,8 @@ TEST_F(RotatorTest, VerifiedAfterConfirmedReboot) {
   EXPECT_EQ(verifier_.contexts[0].username, "root");
   EXPECT_EQ(verifier_.contexts[0].policy, policy_.name);
   EXPECT_EQ(verifier_.contexts[0].rotation_id, record.rotation_id);
+  EXPECT_EQ(verifier_.contexts[0].addresses,
+            (std::vector<std::string>{"192.0.2.10", "2001:db8::10"}));  // ROTOR_ADDRESSES
   EXPECT_EQ(verifier_.commands[0], policy_.verify->command);
   expect_no_lockout(target);
 }
