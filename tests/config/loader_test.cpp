@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "tests/support/log_capture.h"
+#include "tests/support/scratch_dir.h"
 
 namespace rotor::config {
 namespace {
@@ -287,18 +288,11 @@ TEST_F(LoaderTest, VerifyHookErrors) {
 class LoaderFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "rotor-config-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
     secret("vault-token", "hvs.VaultTokenInTest", 0600);
     secret("otc-ak", "AKIDINTEST0000000001", 0600);
     secret("otc-sk", "SecretKeyValueInTest0001", 0600);
     config_ = dir_ / "rotor.yaml";
     write_config(std::string(kBase));
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
   void secret(const std::string& name, std::string_view content, mode_t mode) {
     const fs::path path = dir_ / name;
@@ -321,7 +315,8 @@ class LoaderFilesTest : public ::testing::Test {
     return result;
   }
 
-  fs::path dir_;
+  rotor::testing::ScratchDir scratch_{"config"};
+  fs::path dir_ = scratch_.path();
   fs::path config_;
 };
 

@@ -13,6 +13,7 @@
 
 #include "config/secret_ref.h"
 #include "tests/support/log_capture.h"
+#include "tests/support/scratch_dir.h"
 
 namespace rotor::config {
 namespace {
@@ -21,16 +22,6 @@ namespace fs = std::filesystem;
 
 class SecretRefTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "rotor-secret-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
   fs::path write(const std::string& name, std::string_view content, mode_t mode) {
     const fs::path path = dir_ / name;
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -51,7 +42,8 @@ class SecretRefTest : public ::testing::Test {
     return result ? "resolved" : result.error().message();
   }
 
-  fs::path dir_;
+  rotor::testing::ScratchDir scratch_{"secret"};
+  fs::path dir_ = scratch_.path();
   testing::LogCapture logs_;
 };
 

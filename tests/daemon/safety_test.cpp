@@ -19,6 +19,7 @@
 #include "engine/record.h"
 #include "tests/support/log_capture.h"
 #include "tests/support/manual_clock.h"
+#include "tests/support/scratch_dir.h"
 #include "tests/support/seeded_random.h"
 #include "tests/support/simulated_cloud.h"
 
@@ -38,15 +39,6 @@ constexpr const char* kFleetPolicy = R"(  - name: fleet
 
 class SafetyTest : public ::testing::Test {
  protected:
-  SafetyTest() {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("rotor-safety-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
-  ~SafetyTest() override { std::filesystem::remove_all(dir_); }
-
   std::vector<std::string> add(std::size_t n, const std::string& env = "fleet") {
     std::vector<std::string> out;
     for (std::size_t i = 0; i < n; ++i) {
@@ -132,7 +124,8 @@ class SafetyTest : public ::testing::Test {
   rotor::testing::ManualClock clock_;
   rotor::testing::SeededRandom random_{23};
   SimulatedCloud cloud_{&clock_};
-  std::filesystem::path dir_;
+  rotor::testing::ScratchDir scratch_{"safety-test"};
+  std::filesystem::path dir_ = scratch_.path();
   std::vector<std::string> ids_;
   std::vector<engine::Report> reports_;
   std::vector<std::string> halts_;

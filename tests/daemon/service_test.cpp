@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "tests/support/log_capture.h"
+#include "tests/support/scratch_dir.h"
 #include "tests/support/seeded_random.h"
 #include "tests/support/simulated_cloud.h"
 
@@ -100,13 +101,7 @@ std::string read_tree(const std::filesystem::path& dir) {
 
 class ServiceTest : public ::testing::Test {
  protected:
-  ServiceTest() {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("rotor-service-test-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_ / "state");
-  }
-  ~ServiceTest() override { std::filesystem::remove_all(dir_); }
+  ServiceTest() { std::filesystem::create_directories(dir_ / "state"); }
 
   void write_config(const std::string& extra = {}) {
     std::ofstream out(dir_ / "rotor.yaml");
@@ -142,7 +137,8 @@ class ServiceTest : public ::testing::Test {
   SystemClock clock_;
   testing::SeededRandom random_{21};
   testing::SimulatedCloud cloud_{nullptr};
-  std::filesystem::path dir_;
+  rotor::testing::ScratchDir scratch_{"service-test"};
+  std::filesystem::path dir_ = scratch_.path();
 };
 
 // The whole life of the daemon: READY=1 and STATUS= once started, the first pass rotates the

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include "tests/support/scratch_dir.h"
 
 namespace rotor::engine {
 namespace {
@@ -57,8 +58,6 @@ class ScopedEnv {
 class VerifierTest : public ::testing::Test {
  protected:
   VerifierTest() {
-    std::string pattern = (fs::temp_directory_path() / "rotor-verifier-XXXXXX").string();
-    dir_ = ::mkdtemp(pattern.data());
     context_.server_id = "3f1c0e2a-9b1d-4c55-8a55-0c2d7e6f9a10";
     context_.server_name = "web-01";
     context_.username = "root";
@@ -66,7 +65,6 @@ class VerifierTest : public ::testing::Test {
     context_.policy = "linux-prod";
     context_.rotation_id = "00112233445566778899aabbccddeeff";
   }
-  ~VerifierTest() override { fs::remove_all(dir_); }
 
   // Writes an executable /bin/sh script; its directory is $DIR inside (passed as an argument).
   std::string script(const std::string& name, const std::string& body) {
@@ -85,7 +83,8 @@ class VerifierTest : public ::testing::Test {
     return verifier_.verify(hook, context_, password);
   }
 
-  fs::path dir_;
+  rotor::testing::ScratchDir scratch_{"verifier"};
+  fs::path dir_ = scratch_.path();
   VerifyContext context_;
   ProcessVerifier verifier_;
 };
