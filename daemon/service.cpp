@@ -91,11 +91,19 @@ int Service::run() {
   }
   runtime_ = std::move(*runtime);
 
+  const auto stall_limit =
+      options_.stall_limit.count() > 0
+          ? options_.stall_limit
+          : std::max<std::chrono::nanoseconds>(ProgressWatchdog::kDefaultStallLimit,
+                                               2 * options_.tick_interval);
+  progress_ = std::make_unique<ProgressWatchdog>(std::chrono::steady_clock::now(), stall_limit);
+
   SchedulerOptions scheduler_options;
   scheduler_options.tick_interval = options_.tick_interval;
   scheduler_options.state_file = config_->daemon.state_dir / "schedule.json";
   scheduler_options.on_report = [this](const std::string& policy, const engine::Report& report,
                                        std::chrono::duration<double> seconds) {
+    progress_->progress(std::chrono::steady_clock::now());
     metrics_.rotation(policy, report, seconds);
   };
   scheduler_options.on_halt = [this](const std::string& policy) { metrics_.policy_halted(policy); };
@@ -103,14 +111,21 @@ int Service::run() {
   scheduler_ = std::make_unique<Scheduler>(*runtime_, std::move(scheduler_options));
 
   // WATCHDOG=1 from its own thread at half of WATCHDOG_USEC, so a long rotation (back-off) does
-  // not trip it; it proves the process is alive and scheduled, not that ticks make progress.
+  // not trip it, but only while the service makes progress (daemon/watchdog.h).
   std::jthread watchdog;
   if (auto interval = notifier_.watchdog_interval()) {
-    watchdog = std::jthread([this, interval = *interval](const std::stop_token& token) {
+    watchdog = std::jthread([this, logger, interval = *interval](const std::stop_token& token) {
       std::mutex m;
       std::condition_variable_any cv;
       while (!token.stop_requested()) {
-        notifier_.watchdog();
+        if (progress_->should_ping(std::chrono::steady_clock::now())) {
+          notifier_.watchdog();
+        } else if (progress_->stalled_now()) {
+          logger->error(
+              "no progress for {} minutes (no tick turn, no rotation finished); watchdog pings "
+              "stopped so that systemd restarts the daemon; rotations resume from Vault",
+              std::chrono::duration_cast<std::chrono::minutes>(progress_->stall_limit()).count());
+        }
         std::unique_lock lock(m);
         cv.wait_for(lock, token, interval, [] { return false; });
       }
@@ -123,11 +138,13 @@ int Service::run() {
   notifier_.status("started; first pass (reconcile) running");
 
   while (!stop_) {
+    progress_->progress(std::chrono::steady_clock::now());
     if (reload_.exchange(false)) {
       reload();
       continue;
     }
     const TickSummary summary = scheduler_->tick(stop_);
+    progress_->progress(std::chrono::steady_clock::now());  // the wait below is healthy too
     publish(&summary);
     const auto wait = std::min<std::chrono::nanoseconds>(
         summary.next_wake - to_seconds(clock_.now()), options_.tick_interval);

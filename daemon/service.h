@@ -26,6 +26,7 @@
 #include "daemon/notify.h"
 #include "daemon/runtime.h"
 #include "daemon/scheduler.h"
+#include "daemon/watchdog.h"
 
 namespace rotor::daemon {
 
@@ -37,6 +38,10 @@ struct ServiceOptions {
   std::optional<std::string> metrics_listen;
   // Install the journald / stderr sinks from the config (off in tests, which capture logs).
   bool configure_logging = true;
+  // How long without progress (a loop turn, a finished rotation) before the watchdog pings stop
+  // (daemon/watchdog.h); zero: ProgressWatchdog::kDefaultStallLimit or two tick intervals,
+  // whichever is longer.
+  std::chrono::nanoseconds stall_limit{0};
 };
 
 class Service {
@@ -72,6 +77,7 @@ class Service {
   std::shared_ptr<const config::Config> config_;
   std::unique_ptr<Runtime> runtime_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<ProgressWatchdog> progress_;
   std::atomic<int> metrics_port_{0};
   std::atomic<bool> stop_{false};
   std::atomic<bool> reload_{false};
