@@ -305,7 +305,9 @@ def scenario_memory(opts, work, sims, servers, idle_seconds):
                 break
             time.sleep(0.2)
         if first_tick is None:
-            raise RuntimeError(f"rotor run did not finish a tick; see {work}/daemon.log")
+            errlog.seek(0)
+            raise RuntimeError("rotor run did not finish a tick (exit status "
+                               f"{proc.poll()}); its log ends with:\n{errlog.read()[-3000:]}")
         time.sleep(2)
         after_tick = proc_status(proc.pid)
         switches_before = context_switches(proc.pid)

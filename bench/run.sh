@@ -25,8 +25,9 @@ jobs=${ROTOR_BENCH_JOBS:-2}
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 # ROTOR_BENCH_BUILD_DIR reuses a configured build tree (it must have ROTOR_BUILD_BENCH=ON);
-# the default is a Release tree of its own.
-build=${ROTOR_BENCH_BUILD_DIR:-build/bench}
+# the default is a Release tree of its own, build-bench (inside build/ it would share files with
+# the development tree's bench/ folder and mix two builds in one binary).
+build=${ROTOR_BENCH_BUILD_DIR:-build-bench}
 if [[ -z ${ROTOR_BENCH_BUILD_DIR:-} ]]; then
   echo "configuring (Release) in $build …" >&2
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DROTOR_BUILD_TESTS=OFF -DROTOR_BUILD_BENCH=ON \
