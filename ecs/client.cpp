@@ -495,8 +495,8 @@ Result<bool> EcsClient::reset_supported(std::string_view server_id) {
   return fail(bad_response("GET " + path, "no resetpwd_flag"));
 }
 
-Result<std::vector<Server>> EcsClient::list_servers(const ServerFilter& filter) {
-  std::vector<Server> servers;
+Result<void> EcsClient::for_each_server_page(
+    const ServerFilter& filter, const std::function<Result<void>(ServerPage&)>& on_page) {
   const std::string path = fmt::format("/v1/{}/cloudservers/detail", config_.project_id);
   std::string filters;
   auto add = [&filters](std::string_view key, const std::string& value) {
@@ -509,37 +509,86 @@ Result<std::vector<Server>> EcsClient::list_servers(const ServerFilter& filter) 
   add("tags", filter.tags);
   add("not-tags", filter.not_tags);
   const std::size_t limit = config_.limits.page_size;
+  std::size_t seen = 0;
+  std::vector<Server> servers;
   for (std::size_t page = 1; page <= kMaxPages; ++page) {
     auto response = read(path, fmt::format("offset={}&limit={}{}", page, limit, filters));
     if (!response) {
       return tl::unexpected<Error>(std::move(response).error());
     }
-    const Doc body = parse_body(*response);
-    if (!body.is_object() || !body.contains("servers") || !body["servers"].is_array()) {
-      return fail(bad_response("GET " + path, "no servers array"));
-    }
-    const auto& items = body["servers"];
-    for (const auto& item : items) {
-      Server server = parse_server(item);
-      if (server.id.empty()) {
-        return fail(bad_response("GET " + path, "server without id"));
+    std::size_t items = 0;
+    std::optional<std::size_t> count;
+    servers.clear();
+    {
+      // The parsed page is dropped before `on_page` runs: only its servers are kept.
+      const Doc body = parse_body(*response);
+      if (!body.is_object() || !body.contains("servers") || !body["servers"].is_array()) {
+        return fail(bad_response("GET " + path, "no servers array"));
       }
-      servers.push_back(std::move(server));
+      const auto& list = body["servers"];
+      items = list.size();
+      servers.reserve(items);
+      for (const auto& item : list) {
+        Server server = parse_server(item);
+        if (server.id.empty()) {
+          return fail(bad_response("GET " + path, "server without id"));
+        }
+        servers.push_back(std::move(server));
+      }
+      if (body.contains("count") && body["count"].is_number_unsigned()) {
+        count = body["count"].get<std::size_t>();
+      }
     }
-    std::size_t count = 0;
-    const bool counted = body.contains("count") && body["count"].is_number_unsigned();
-    if (counted) {
-      count = body["count"].get<std::size_t>();
-    }
-    if (servers.size() > filter.max_servers) {
+    *response = HttpResponse{};  // nor the page's text
+    seen += items;
+    if (seen > filter.max_servers) {
       return fail(ErrorCode::ResponseTooLarge, "GET {}: more than {} servers", path,
                   filter.max_servers);
     }
-    if (items.empty() || items.size() < limit || (counted && servers.size() >= count)) {
-      return servers;
+    ServerPage current{servers, count};
+    if (auto handled = on_page(current); !handled) {
+      return handled;
+    }
+    if (items == 0 || items < limit || (count && seen >= *count)) {
+      return {};
     }
   }
   return fail(ErrorCode::ResponseTooLarge, "GET {}: more than {} pages", path, kMaxPages);
+}
+
+Result<std::vector<Server>> EcsClient::list_servers(const ServerFilter& filter) {
+  std::vector<Server> servers;
+  auto listed = for_each_server_page(filter, [&servers](ServerPage& page) -> Result<void> {
+    if (servers.empty() && page.count) {
+      servers.reserve(*page.count);  // a bound from the cloud, not a promise: only a hint
+    }
+    std::move(page.servers.begin(), page.servers.end(), std::back_inserter(servers));
+    return {};
+  });
+  if (!listed) {
+    return tl::unexpected<Error>(std::move(listed).error());
+  }
+  return servers;
+}
+
+Result<Server> EcsClient::get_server(std::string_view server_id) {
+  if (!valid_id(server_id)) {
+    return fail(ErrorCode::InvalidArgument, "server: invalid server id");
+  }
+  const std::string path = fmt::format("/v1/{}/cloudservers/{}", config_.project_id, server_id);
+  auto response = read(path, {});
+  if (!response) {
+    return tl::unexpected<Error>(std::move(response).error());
+  }
+  const Doc body = parse_body(*response);
+  if (!body.is_object() || !body.contains("server") || !body["server"].is_object()) {
+    return fail(bad_response("GET " + path, "no server object"));
+  }
+  Server server = parse_server(body["server"]);
+  if (server.id.empty()) {
+    return fail(bad_response("GET " + path, "server without id"));
+  }
+  return server;
 }
 
 Result<std::vector<TaggedServer>> EcsClient::servers_by_tags(std::span<const TagFilter> tags) {

@@ -11,6 +11,7 @@
 // Thread-safe: one client per cloud, shared by the engine's workers.
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -50,6 +51,12 @@ struct ServerFilter {
   std::string tags;                   // "key=value"
   std::string not_tags;               // "key=value" or a system tag such as __type_baremetal
   std::size_t max_servers = 100'000;  // a bound on the listing, as a safety net
+};
+
+// One page of a listing, as parsed: the callee may move the servers out.
+struct ServerPage {
+  std::span<Server> servers;
+  std::optional<std::size_t> count;  // the answer's "count" (all matching servers), when given
 };
 
 struct TagFilter {
@@ -115,8 +122,18 @@ class EcsClient {
   // Unsupported when the cloud lacks the API (404/405 without an ECS code).
   Result<bool> reset_supported(std::string_view server_id);
 
-  // GET /v1/{p}/cloudservers/detail, every page (offset is a page number).
+  // GET /v1/{p}/cloudservers/detail, every page (offset is a page number), each page handed to
+  // `on_page` once it is parsed and checked, then dropped: the memory is one page's, whatever the
+  // fleet. An error (the cloud's, a guard's, or the one `on_page` returns) stops the listing and
+  // is returned after some pages may have been seen: a caller that needs the whole listing (to
+  // judge what is missing from it) acts only on success.
+  Result<void> for_each_server_page(const ServerFilter& filter,
+                                    const std::function<Result<void>(ServerPage&)>& on_page);
+  // Every page of the listing at once (for_each_server_page collected).
   Result<std::vector<Server>> list_servers(const ServerFilter& filter = {});
+  // GET /v1/{p}/cloudservers/{id} ({"server": {…}}, the fields of a listing's item). NotFound when
+  // the cloud does not know the server.
+  Result<Server> get_server(std::string_view server_id);
 
   // POST /v1/{p}/{servers|cloudservers}/resource_instances/action with action "filter", all pages.
   Result<std::vector<TaggedServer>> servers_by_tags(std::span<const TagFilter> tags);

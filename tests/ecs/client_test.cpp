@@ -549,6 +549,109 @@ TEST_F(EcsClientTest, ListServersFailure) {
   EXPECT_EQ(servers.error().remote_code(), "Ecs.0110");
 }
 
+// The paged listing hands over each page once, in order, with the answer's count; the next page
+// is asked for only after the previous one was handled.
+TEST_F(EcsClientTest, ServerPagesAreHandedOverOneAtATime) {
+  auto ecs =
+      client(Flavor::Otc, AuthMode::AkSk, [](CloudConfig& config) { config.limits.page_size = 2; });
+  transport_.reply(
+      200, fmt::format(R"({{"count":3,"servers":[{},{}]}})", server_json(0), server_json(1)));
+  transport_.reply(200, fmt::format(R"({{"count":3,"servers":[{}]}})", server_json(2)));
+  std::vector<std::vector<std::string>> pages;
+  std::vector<std::size_t> requests_seen;
+  auto listed = ecs->for_each_server_page({}, [&](ServerPage& page) -> Result<void> {
+    requests_seen.push_back(transport_.requests().size());
+    EXPECT_EQ(page.count, std::optional<std::size_t>(3));
+    pages.emplace_back();
+    for (auto& server : page.servers) {
+      pages.back().push_back(std::move(server.id));  // the page is the callee's to move from
+    }
+    return {};
+  });
+  ASSERT_TRUE(listed) << listed.error().to_string();
+  EXPECT_EQ(pages, (std::vector<std::vector<std::string>>{{"id-0", "id-1"}, {"id-2"}}));
+  EXPECT_EQ(requests_seen, (std::vector<std::size_t>{1, 2}));
+}
+
+// A listing that fails half way returns the error after the pages before it were seen; an error
+// from the callee stops the listing with that error, and no further page is asked for.
+TEST_F(EcsClientTest, ServerPagesStopOnAFailedPageOrCallee) {
+  auto ecs = client(Flavor::Otc, AuthMode::AkSk, [](CloudConfig& config) {
+    config.limits.page_size = 1;
+    config.limits.retry.max_attempts = 1;
+  });
+  transport_.reply(200, fmt::format(R"({{"servers":[{}]}})", server_json(0)));
+  transport_.reply(403, R"({"error":{"code":"Ecs.0110","message":"Contact the main account"}})");
+  std::size_t seen = 0;
+  auto failed = ecs->for_each_server_page({}, [&](ServerPage& page) -> Result<void> {
+    seen += page.servers.size();
+    EXPECT_FALSE(page.count);
+    return {};
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code(), ErrorCode::PermissionDenied);
+  EXPECT_EQ(seen, 1U);
+
+  transport_.reply(200, fmt::format(R"({{"servers":[{}]}})", server_json(0)));
+  auto stopped = ecs->for_each_server_page(
+      {}, [](ServerPage& /*page*/) -> Result<void> { return fail(ErrorCode::Internal, "enough"); });
+  ASSERT_FALSE(stopped);
+  EXPECT_EQ(stopped.error().message(), "enough");
+  EXPECT_EQ(transport_.requests().size(), 3U);
+}
+
+// The guards hold per listing, whichever way it is consumed: a server without an id, more servers
+// than max_servers (counted over the pages, the excess page not handed over).
+TEST_F(EcsClientTest, ServerPagesKeepTheGuards) {
+  auto ecs =
+      client(Flavor::Otc, AuthMode::AkSk, [](CloudConfig& config) { config.limits.page_size = 2; });
+  transport_.reply(200, R"({"servers":[{"name":"no-id"}]})");
+  auto without_id = ecs->list_servers();
+  ASSERT_FALSE(without_id);
+  EXPECT_EQ(without_id.error().code(), ErrorCode::BadResponse);
+  EXPECT_NE(without_id.error().message().find("server without id"), std::string::npos);
+
+  transport_.reply(200, fmt::format(R"({{"servers":[{},{}]}})", server_json(0), server_json(1)));
+  transport_.reply(200, fmt::format(R"({{"servers":[{},{}]}})", server_json(2), server_json(3)));
+  ServerFilter filter;
+  filter.max_servers = 3;
+  std::size_t seen = 0;
+  auto too_many = ecs->for_each_server_page(filter, [&](ServerPage& page) -> Result<void> {
+    seen += page.servers.size();
+    return {};
+  });
+  ASSERT_FALSE(too_many);
+  EXPECT_EQ(too_many.error().code(), ErrorCode::ResponseTooLarge);
+  EXPECT_EQ(seen, 2U);
+
+  transport_.reply(200, R"({"count":1})");
+  auto no_array = ecs->list_servers();
+  ASSERT_FALSE(no_array);
+  EXPECT_EQ(no_array.error().code(), ErrorCode::BadResponse);
+}
+
+// One server by id: the listing's fields from {"server": {…}}; NotFound for an unknown server.
+TEST_F(EcsClientTest, GetServerReadsOneServer) {
+  auto ecs = client();
+  transport_.reply(200, fmt::format(R"({{"server":{}}})", server_json(3)));
+  transport_.reply(404, R"({"error":{"code":"Ecs.0114","message":"The ECS does not exist."}})");
+  transport_.reply(200, R"({"servers":[]})");
+  auto server = ecs->get_server("id-3");
+  ASSERT_TRUE(server) << server.error().to_string();
+  EXPECT_EQ(server->id, "id-3");
+  EXPECT_EQ(server->name, "web-3");
+  EXPECT_EQ(server->os_type, "Windows");
+  EXPECT_FALSE(server->locked);
+  EXPECT_EQ(server->tags, (std::vector<std::string>{"rotor=yes", "env=prod"}));
+  EXPECT_EQ(transport_.requests()[0].url,
+            "https://ecs.eu-de.example.com/v1/proj1/cloudservers/id-3");
+  expect_valid_signature(transport_.requests()[0]);
+  EXPECT_EQ(ecs->get_server("gone").error().code(), ErrorCode::NotFound);
+  EXPECT_EQ(ecs->get_server("odd").error().code(), ErrorCode::BadResponse);
+  EXPECT_EQ(ecs->get_server("../x").error().code(), ErrorCode::InvalidArgument);
+  EXPECT_EQ(transport_.requests().size(), 3U);
+}
+
 // The tag query uses the flavor's path, string limit/offset, and pages by item offset.
 TEST_F(EcsClientTest, ServersByTagsPaginates) {
   auto ecs = client(Flavor::Huawei, AuthMode::AkSk,
