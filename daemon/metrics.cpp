@@ -161,11 +161,11 @@ void Metrics::rotation(const std::string& policy, const engine::Report& report,
   rotation_duration_.Add({{"policy", policy}}, rotation_buckets()).Observe(seconds.count());
 }
 
-void Metrics::schedule(const std::vector<ServerView>& servers,
-                       const std::vector<PolicyView>& policies, config::SysSeconds now) {
+void Metrics::schedule(const ServerTable& servers, const std::vector<PolicyView>& policies,
+                       config::SysSeconds now) {
   std::lock_guard lock(mutex_);
   struct Counts {
-    std::map<std::string, double> by_state;
+    std::map<std::string, double, std::less<>> by_state;
     double oldest = 0;
     double alerts = 0;
   };
@@ -173,15 +173,27 @@ void Metrics::schedule(const std::vector<ServerView>& servers,
   for (const auto& policy : policies) {
     counts[policy.name];
   }
-  for (const auto& sv : servers) {
-    auto& c = counts[sv.policy];
-    const std::string state = sv.quarantined.empty() ? sv.state : "quarantined";
-    c.by_state[state] += 1;
-    if (sv.rotated_at) {
-      c.oldest = std::max(c.oldest, static_cast<double>((now - *sv.rotated_at).count()));
+  Counts* current = nullptr;  // the last server's policy's: a policy's servers mostly come together
+  std::string_view last_policy;
+  for (std::size_t i = 0; i < servers.size(); ++i) {
+    const std::string_view policy = servers.policy(i);
+    if (current == nullptr || policy != last_policy) {
+      current = &counts[std::string(policy)];
+      last_policy = policy;
     }
-    if (sv.alert) {
-      c.alerts += 1;
+    Counts* const c = current;
+    const std::string_view state =
+        servers.quarantined(i).empty() ? servers.state(i) : std::string_view("quarantined");
+    auto found = c->by_state.find(state);
+    if (found == c->by_state.end()) {
+      found = c->by_state.emplace(std::string(state), 0).first;
+    }
+    found->second += 1;
+    if (const auto rotated = servers.rotated_at(i)) {
+      c->oldest = std::max(c->oldest, static_cast<double>((now - *rotated).count()));
+    }
+    if (servers.alert(i)) {
+      c->alerts += 1;
     }
   }
   // Policies gone after a reload lose their series.

@@ -45,7 +45,8 @@ class Metrics {
   // rotor_servers, rotor_password_age_oldest_seconds, rotor_pending_alerts,
   // rotor_last_success_timestamp_seconds, rotor_next_run_timestamp_seconds, rotor_policy_held,
   // rotor_servers_gone.
-  void schedule(const std::vector<ServerView>& servers, const std::vector<PolicyView>& policies,
+  // Walks the scheduler's table in place (Scheduler::visit_servers): no copy of every server.
+  void schedule(const ServerTable& servers, const std::vector<PolicyView>& policies,
                 config::SysSeconds now);
   // rotor_api_requests_total, rotor_api_request_duration_seconds. `code`: the status or "error".
   void api_request(std::string_view service, const std::string& endpoint, const std::string& code,

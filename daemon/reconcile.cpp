@@ -1,5 +1,10 @@
 #include "daemon/reconcile.h"
 
+#include <algorithm>
+#include <limits>
+#include <set>
+#include <stdexcept>
+
 #include "common/log.h"
 #include "daemon/record_metadata.h"
 #include "daemon/selection.h"
@@ -9,6 +14,14 @@ namespace rotor::daemon {
 namespace {
 
 constexpr const char* kGoneSince = "gone_since";
+
+// Offsets are 32-bit: 4 GiB of ids or paths is far beyond any fleet (a broken invariant).
+std::uint32_t offset32(std::size_t at) {
+  if (at > std::numeric_limits<std::uint32_t>::max()) {
+    throw std::length_error("reconcile: more than 4 GiB of server ids or paths");
+  }
+  return static_cast<std::uint32_t>(at);
+}
 
 // Rewrites the key-level custom_metadata with `gone_since` set (or removed).
 Result<void> set_gone(vault::VaultClient& vault, const std::string& path,
@@ -25,6 +38,119 @@ Result<void> set_gone(vault::VaultClient& vault, const std::string& path,
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// StringSet
+
+std::string_view StringSet::view(Span span) const {
+  return std::string_view(text_).substr(span.at, span.size);
+}
+
+void StringSet::add(std::string_view text) {
+  const Span span{offset32(text_.size()), offset32(text.size())};
+  text_.append(text);
+  spans_.push_back(span);
+}
+
+void StringSet::seal() {
+  std::sort(spans_.begin(), spans_.end(), [this](Span a, Span b) { return view(a) < view(b); });
+  spans_.erase(std::unique(spans_.begin(), spans_.end(),
+                           [this](Span a, Span b) { return view(a) == view(b); }),
+               spans_.end());
+  spans_.shrink_to_fit();
+  text_.shrink_to_fit();  // duplicates' text stays: a selected path is listed once a policy
+}
+
+bool StringSet::contains(std::string_view text) const {
+  const auto found =
+      std::lower_bound(spans_.begin(), spans_.end(), text,
+                       [this](Span span, std::string_view wanted) { return view(span) < wanted; });
+  return found != spans_.end() && view(*found) == text;
+}
+
+std::string_view StringSet::at(std::size_t i) const {
+  return view(spans_[i]);
+}
+
+void StringSet::truncate(std::size_t count) {
+  if (count >= spans_.size()) {
+    return;
+  }
+  text_.resize(spans_[count].at);
+  spans_.resize(count);
+}
+
+void StringSet::clear() {
+  text_ = std::string();
+  spans_ = std::vector<Span>();
+}
+
+// ---------------------------------------------------------------------------------------------
+// ListedServers
+
+std::string_view ListedServers::id_of(std::uint32_t index) const {
+  const Entry& entry = entries_[index];
+  return std::string_view(text_).substr(entry.at, entry.id_size);
+}
+
+std::string_view ListedServers::name_of(std::uint32_t index) const {
+  const Entry& entry = entries_[index];
+  return std::string_view(text_).substr(std::size_t{entry.at} + entry.id_size, entry.name_size);
+}
+
+void ListedServers::reserve(std::size_t servers) {
+  entries_.reserve(servers);
+  text_.reserve(servers * (with_names_ ? 56 : 40));  // a UUID (and a short name)
+}
+
+void ListedServers::add(std::string_view id, std::string_view name) {
+  if (!with_names_) {
+    name = {};
+  }
+  Entry entry{offset32(text_.size()), offset32(id.size()), offset32(name.size())};
+  text_.append(id).append(name);
+  entries_.push_back(entry);
+  (void)offset32(entries_.size());
+}
+
+void ListedServers::seal() {
+  entries_.shrink_to_fit();
+  text_.shrink_to_fit();
+  by_id_.resize(entries_.size());
+  for (std::uint32_t i = 0; i < by_id_.size(); ++i) {
+    by_id_[i] = i;
+  }
+  std::sort(by_id_.begin(), by_id_.end(),
+            [this](std::uint32_t a, std::uint32_t b) { return id_of(a) < id_of(b); });
+  if (with_names_) {
+    by_name_.resize(entries_.size());
+    for (std::uint32_t i = 0; i < by_name_.size(); ++i) {
+      by_name_[i] = i;
+    }
+    std::stable_sort(by_name_.begin(), by_name_.end(),
+                     [this](std::uint32_t a, std::uint32_t b) { return name_of(a) < name_of(b); });
+  }
+}
+
+bool ListedServers::contains_id(std::string_view id) const {
+  const auto found = std::lower_bound(
+      by_id_.begin(), by_id_.end(), id,
+      [this](std::uint32_t index, std::string_view wanted) { return id_of(index) < wanted; });
+  return found != by_id_.end() && id_of(*found) == id;
+}
+
+std::optional<std::string_view> ListedServers::id_by_name(std::string_view name) const {
+  // The end of the equal range: the last listed of that name.
+  const auto after = std::upper_bound(
+      by_name_.begin(), by_name_.end(), name,
+      [this](std::string_view wanted, std::uint32_t index) { return wanted < name_of(index); });
+  if (after == by_name_.begin() || name_of(*std::prev(after)) != name) {
+    return std::nullopt;
+  }
+  return id_of(*std::prev(after));
+}
+
+// ---------------------------------------------------------------------------------------------
 
 std::vector<ReconcileScope> reconcile_scopes(const config::Config& config,
                                              std::vector<std::string>* unsupported) {
@@ -58,16 +184,16 @@ std::vector<ReconcileScope> reconcile_scopes(const config::Config& config,
   return scopes;
 }
 
-ReconcileResult reconcile(Runtime& runtime,
-                          const std::map<std::string, std::vector<ecs::Server>>& listings,
-                          const std::set<std::string>& selected,
-                          const std::set<std::string>& marked, config::SysSeconds now) {
+ReconcileResult reconcile(Runtime& runtime, const std::map<std::string, ListedServers>& listings,
+                          const StringSet& selected, const StringSet& marked,
+                          config::SysSeconds now) {
   auto logger = log::get("reconcile");
   ReconcileResult result;
   vault::VaultClient& vault = runtime.vault();
   const std::string at = engine::format_time(now);
 
-  for (const auto& path : marked) {
+  for (std::size_t i = 0; i < marked.size(); ++i) {
+    const std::string path(marked.at(i));
     auto metadata = vault.read_metadata(path);
     if (metadata && set_gone(vault, path, metadata->custom_metadata, std::nullopt)) {
       ++result.back;
@@ -80,10 +206,7 @@ ReconcileResult reconcile(Runtime& runtime,
     if (listing == listings.end()) {
       continue;  // not listed in this tick: never guess that a server is gone
     }
-    std::map<std::string, const ecs::Server*> by_key;
-    for (const auto& server : listing->second) {
-      by_key[scope.by_name ? server.name : server.id] = &server;
-    }
+    const ListedServers& listed = listing->second;
     auto keys = vault.list(scope.folder);
     if (!keys) {
       result.errors.push_back("cannot list " + scope.folder + ": " + keys.error().to_string());
@@ -94,7 +217,7 @@ ReconcileResult reconcile(Runtime& runtime,
         continue;  // a folder: not a server record
       }
       const std::string path = scope.folder + "/" + key;
-      if (selected.count(path) != 0) {
+      if (selected.contains(path)) {
         continue;  // the tick covers it
       }
       auto metadata = vault.read_metadata(path);
@@ -112,8 +235,11 @@ ReconcileResult reconcile(Runtime& runtime,
       }
       const std::string& policy = parsed.policy;
       const std::string& state = parsed.state;
-      const auto server = by_key.find(key);
-      if (server == by_key.end()) {
+      const std::optional<std::string_view> server_id =
+          scope.by_name
+              ? listed.id_by_name(key)
+              : (listed.contains_id(key) ? std::optional<std::string_view>(key) : std::nullopt);
+      if (!server_id) {
         ++result.gone[policy];
         if (parsed.gone) {
           continue;  // marked (and logged) before
@@ -135,10 +261,23 @@ ReconcileResult reconcile(Runtime& runtime,
         logger->info("server is back in the cloud; mark cleared server={} path={}", key, path);
       }
       if (state == "pending") {
+        // Rare (tags changed mid-rotation): the listing was not kept, so the server is read
+        // again. Gone since the listing: left for the next pass, which will see it missing.
+        ecs::EcsClient* cloud = runtime.cloud(scope.cloud);
+        auto server = cloud == nullptr
+                          ? Result<ecs::Server>(fail(ErrorCode::Internal, "unknown cloud"))
+                          : cloud->get_server(*server_id);
+        if (!server) {
+          if (server.error().code() != ErrorCode::NotFound) {
+            result.errors.push_back("cannot read the server of " + path + ": " +
+                                    server.error().to_string());
+          }
+          continue;
+        }
         PendingOutside outside;
         outside.policy = policy;
         outside.cloud = scope.cloud;
-        outside.target.server = *server->second;
+        outside.target.server = std::move(*server);
         outside.target.vault_path = path;
         result.pending.push_back(std::move(outside));
       }

@@ -1,6 +1,7 @@
 #pragma once
 // The reconcile pass (rotation-protocol.md, "Finding work"): at start-up and periodically, the
-// Vault records under each policy's folder are compared with the complete ECS listing.
+// Vault records under each policy's folder are compared with the complete ECS listing (of which
+// only the ids, and names where a template is by name, are kept: ListedServers).
 //  - A record whose server is no longer in the cloud is marked (custom_metadata `gone_since`),
 //    never deleted, logged once (the mark makes it once, across restarts too) and counted; the
 //    mark is cleared when the server shows up again.
@@ -10,9 +11,11 @@
 // segment is not exactly {server_id} or {server_name} cannot be listed per folder; such policies
 // are named in `unsupported` (and logged once by the caller).
 
+#include <cstdint>
 #include <map>
-#include <set>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -21,6 +24,61 @@
 #include "engine/rotator.h"
 
 namespace rotor::daemon {
+
+// A set of strings in one text buffer, compared exactly: 8 bytes a string beyond its text, where
+// a std::set<std::string> node took ~80 (the tick's selected Vault paths: one per server).
+// add() in any order, then seal() (sorted, duplicates dropped) before contains() and at().
+class StringSet {
+ public:
+  void add(std::string_view text);
+  void seal();
+  [[nodiscard]] bool contains(std::string_view text) const;
+  [[nodiscard]] std::size_t size() const noexcept { return spans_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return spans_.empty(); }
+  [[nodiscard]] std::string_view at(std::size_t i) const;
+  // Keeps the first `count` strings added (before seal): drops what a failed step added.
+  void truncate(std::size_t count);
+  void clear();
+
+ private:
+  struct Span {
+    std::uint32_t at = 0;
+    std::uint32_t size = 0;
+  };
+  [[nodiscard]] std::string_view view(Span span) const;
+  std::string text_;
+  std::vector<Span> spans_;
+};
+
+// What the reconcile pass needs of one cloud's complete listing: the servers' ids, and their
+// names when a record template of that cloud is by name (~60 bytes a server, where the listing's
+// ecs::Server took ~700). add() in listing order, then seal() before the look-ups.
+class ListedServers {
+ public:
+  explicit ListedServers(bool with_names = false) : with_names_(with_names) {}
+  void reserve(std::size_t servers);
+  void add(std::string_view id, std::string_view name);
+  void seal();
+  [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
+  [[nodiscard]] bool contains_id(std::string_view id) const;
+  // The id of the server of that name (of several with one name, the last listed, as the full
+  // listing's map by name had it). Always empty without names.
+  [[nodiscard]] std::optional<std::string_view> id_by_name(std::string_view name) const;
+
+ private:
+  struct Entry {
+    std::uint32_t at = 0;  // id, then name, in text_
+    std::uint32_t id_size = 0;
+    std::uint32_t name_size = 0;
+  };
+  [[nodiscard]] std::string_view id_of(std::uint32_t index) const;
+  [[nodiscard]] std::string_view name_of(std::uint32_t index) const;
+  bool with_names_;
+  std::string text_;
+  std::vector<Entry> entries_;          // in listing order
+  std::vector<std::uint32_t> by_id_;    // entries_ indexes, sorted by id
+  std::vector<std::uint32_t> by_name_;  // sorted by name, then listing order (with names only)
+};
 
 // One Vault folder holding one record per server of one cloud.
 struct ReconcileScope {
@@ -49,11 +107,12 @@ struct ReconcileResult {
 };
 
 // `listings`: the complete listing of every cloud listed in this tick (others are skipped: never
-// mark a server gone on a failed listing). `selected`: the Vault paths the tick already covers.
-// `marked`: selected paths whose metadata still carries `gone_since` (to be cleared).
-ReconcileResult reconcile(Runtime& runtime,
-                          const std::map<std::string, std::vector<ecs::Server>>& listings,
-                          const std::set<std::string>& selected,
-                          const std::set<std::string>& marked, config::SysSeconds now);
+// mark a server gone on a failed listing), sealed. `selected`: the Vault paths the tick already
+// covers. `marked`: selected paths whose metadata still carries `gone_since` (to be cleared).
+// Both sealed. A pending record outside every selection is a rare case: its server is fetched
+// by id (EcsClient::get_server) for the resume.
+ReconcileResult reconcile(Runtime& runtime, const std::map<std::string, ListedServers>& listings,
+                          const StringSet& selected, const StringSet& marked,
+                          config::SysSeconds now);
 
 }  // namespace rotor::daemon

@@ -131,17 +131,25 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     logger->warn("vault token maintenance failed error=\"{}\"", maintained.error().to_string());
   }
 
-  // The reconcile pass needs every listing and every selected path; the other ticks keep
-  // neither past its policy (at 100,000 servers they are the tick's largest allocations).
+  // The reconcile pass needs the listed ids and every selected path; the other ticks keep
+  // neither.
   const bool reconciling = !next_reconcile_ || now >= *next_reconcile_;
   ServerTable view;
   std::map<std::string, PolicyView> policy_view;
   std::vector<Job> jobs;
   std::vector<RampRun> runs;
-  std::vector<std::size_t> job_run;                          // the run of each job
-  std::map<std::string, std::vector<ecs::Server>> listings;  // by cloud, for the reconcile pass
-  std::set<std::string> selected_paths;
-  std::set<std::string> marked_paths;  // selected, but still marked gone_since
+  std::vector<std::size_t> job_run;               // the run of each job
+  std::map<std::string, ListedServers> listings;  // by cloud, for the reconcile pass
+  StringSet selected_paths;
+  StringSet marked_paths;              // selected, but still marked gone_since
+  std::set<std::string> named_clouds;  // clouds with a record template by name
+  if (reconciling) {
+    for (const auto& scope : reconcile_scopes(cfg, nullptr)) {
+      if (scope.by_name) {
+        named_clouds.insert(scope.cloud);
+      }
+    }
+  }
   const auto add_jobs = [&](const config::Policy& policy, engine::Rotator* rotator,
                             const engine::RotationPolicy& rotation, std::size_t batch,
                             bool reboot_allowed, std::vector<engine::Target> resumes,
@@ -193,129 +201,179 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       policy_view[policy.name] = std::move(pv);
       continue;
     }
-    auto listing = cloud->list_servers();
-    if (!listing) {
-      pv.error = listing.error().to_string();
-      if (repeats_.admit(
-              "cannot list servers policy=" + policy.name + " error=\"" + pv.error + "\"", now)) {
-        logger->warn("cannot list servers policy={} error=\"{}\"", policy.name, pv.error);
-      }
-      policy_view[policy.name] = std::move(pv);
-      continue;
+    // The listing is consumed page by page (selected, metadata read, view entries and targets
+    // built), so no more than a page and a chunk of its selected servers are held at a time.
+    // What a listing that fails half way added is taken back: that policy's tick is abandoned
+    // as if its first page had failed (no jobs, no view entries, never a server judged gone).
+    const std::size_t view_mark = view.size();
+    const std::size_t selected_mark = selected_paths.size();
+    const std::size_t marked_mark = marked_paths.size();
+    SysSeconds policy_wake = next_wake;
+    std::optional<ListedServers> listed;  // the cloud's ids for the reconcile pass, if not yet
+    if (reconciling && listings.count(policy.cloud) == 0) {
+      listed.emplace(named_clouds.count(policy.cloud) != 0);
     }
-    pv.held = check_hold(policy, now);
-    const bool in_window = policy.windows.empty() || config::in_any_window(policy.windows, now);
-    const engine::RotationPolicy rotation = rotation_policy(policy);
+    bool first_page = true;
+    bool in_window = false;
+    engine::RotationPolicy rotation;
     std::vector<engine::Target> resumes;
     std::vector<engine::Target> due;
-    // Indexes into the listing, not a copy of the selected servers.
-    const std::vector<std::size_t> selected = select_indexes(policy, *listing);
-    view.reserve(view.size() + selected.size());
     // Metadata is read a chunk at a time, the reads of a chunk overlapping (metadata_reader.h);
-    // chunks keep the memory for them bounded whatever the fleet size.
+    // the selected servers of several pages make a chunk, so that a small page size does not
+    // mean few reads in flight.
     constexpr std::size_t kMetadataChunk = 512;
+    std::vector<ecs::Server> chunk;
     std::vector<std::string> chunk_paths;
-    std::vector<Result<vault::KvMetadata>> chunk_metadata;
-    for (std::size_t index = 0; index < selected.size(); ++index) {
-      auto& server = (*listing)[selected[index]];
-      if (index % kMetadataChunk == 0) {
-        chunk_paths.clear();
-        for (std::size_t j = index; j < std::min(selected.size(), index + kMetadataChunk); ++j) {
-          chunk_paths.push_back(
-              vault_path(cfg.vault.kv.path, *cloud_cfg, policy, (*listing)[selected[j]]));
+    const auto process_chunk = [&] {
+      chunk_paths.clear();
+      for (const auto& server : chunk) {
+        chunk_paths.push_back(vault_path(cfg.vault.kv.path, *cloud_cfg, policy, server));
+      }
+      auto chunk_metadata = read_metadata_concurrently(
+          rt.vault(), chunk_paths, static_cast<std::size_t>(std::max(1, cfg.daemon.concurrency)));
+      for (std::size_t index = 0; index < chunk.size(); ++index) {
+        auto& server = chunk[index];
+        ServerView sv;
+        sv.policy = policy.name;
+        sv.server_id = server.id;
+        sv.server_name = server.name;
+        sv.state = "unrotated";
+        const std::string& path = chunk_paths[index];
+        if (reconciling) {
+          selected_paths.add(path);
         }
-        chunk_metadata = read_metadata_concurrently(
-            rt.vault(), chunk_paths, static_cast<std::size_t>(std::max(1, cfg.daemon.concurrency)));
-      }
-      ServerView sv;
-      sv.policy = policy.name;
-      sv.server_id = server.id;
-      sv.server_name = server.name;
-      sv.state = "unrotated";
-      const std::string path = chunk_paths[index % kMetadataChunk];
-      if (reconciling) {
-        selected_paths.insert(path);
-      }
-      auto& metadata = chunk_metadata[index % kMetadataChunk];
-      if (metadata && engine::RecordStore::mirror_is_stale(*metadata)) {
-        // The mirror lags the data (a failed mirror write, or a crash between the two): the data
-        // is the truth, and a pending rotation must not hide behind an old mirror.
-        auto fresh = rt.store().remirror(path);
-        if (!fresh) {
-          logger->warn("cannot refresh the metadata mirror policy={} server_id={} error=\"{}\"",
-                       policy.name, server.id, fresh.error().to_string());
+        auto& metadata = chunk_metadata[index];
+        if (metadata && engine::RecordStore::mirror_is_stale(*metadata)) {
+          // The mirror lags the data (a failed mirror write, or a crash between the two): the
+          // data is the truth, and a pending rotation must not hide behind an old mirror.
+          auto fresh = rt.store().remirror(path);
+          if (!fresh) {
+            logger->warn("cannot refresh the metadata mirror policy={} server_id={} error=\"{}\"",
+                         policy.name, server.id, fresh.error().to_string());
+            continue;  // unknown state: never act on a guess
+          }
+          metadata->custom_metadata = std::move(*fresh);
+        }
+        if (metadata) {
+          const RecordMetadata parsed = parse_record_metadata(metadata->custom_metadata);
+          sv.state = parsed.state;
+          sv.quarantined = parsed.quarantined;
+          sv.rotated_at = parsed.rotated_at;
+          sv.unverified = parsed.unverified;
+          if (parsed.gone && reconciling) {
+            marked_paths.add(path);
+          }
+        } else if (metadata.error().code() != ErrorCode::NotFound) {
+          const std::string error = metadata.error().to_string();
+          if (repeats_.admit("cannot read metadata policy=" + policy.name + " error=\"" +
+                                 without_id(error, server.id) + "\"",
+                             now)) {
+            logger->warn("cannot read metadata policy={} server_id={} error=\"{}\"", policy.name,
+                         server.id, error);
+          }
           continue;  // unknown state: never act on a guess
         }
-        metadata->custom_metadata = std::move(*fresh);
-      }
-      if (metadata) {
-        const RecordMetadata parsed = parse_record_metadata(metadata->custom_metadata);
-        sv.state = parsed.state;
-        sv.quarantined = parsed.quarantined;
-        sv.rotated_at = parsed.rotated_at;
-        sv.unverified = parsed.unverified;
-        if (parsed.gone && reconciling) {
-          marked_paths.insert(path);
+        const bool pending = sv.state == "pending";
+        // A restarted server whose verification failed (or never ran) only needs the hook again:
+        // due at once like a resume, but with the skip back-off after each failed attempt.
+        const bool resume = pending || sv.unverified;
+        sv.next_due = resume ? now : config::due_at(policy, sv.rotated_at, server.id, now);
+        bool run = false;
+        if (auto backoff = skipped_.find(server.id); backoff != skipped_.end()) {
+          const bool changed = backoff->second.verification
+                                   ? !sv.unverified
+                                   : backoff->second.state != sv.state ||
+                                         backoff->second.rotated_at != sv.rotated_at;
+          if (changed) {
+            skipped_.erase(backoff);  // the record changed: try again
+          } else if (!pending && now < backoff->second.until) {
+            sv.next_due = std::max(sv.next_due, backoff->second.until);
+          }
         }
-      } else if (metadata.error().code() != ErrorCode::NotFound) {
-        const std::string error = metadata.error().to_string();
-        if (repeats_.admit("cannot read metadata policy=" + policy.name + " error=\"" +
-                               without_id(error, server.id) + "\"",
-                           now)) {
-          logger->warn("cannot read metadata policy={} server_id={} error=\"{}\"", policy.name,
-                       server.id, error);
+        // Quarantined and locked servers are parked until an operator acts; a held policy (a
+        // halted run) starts no new rotation until it changes or is resumed.
+        const bool parked = !sv.quarantined.empty() || server.locked;
+        if (!parked && resume && sv.next_due <= now) {
+          run = true;  // resume at once, even when the policy is held; reboots only in a window
+        } else if (!parked && pv.held.empty() && sv.next_due <= now) {
+          if (in_window) {
+            run = true;
+          } else {
+            sv.next_due = config::next_window_open(policy.windows, now);
+          }
         }
-        continue;  // unknown state: never act on a guess
-      }
-      const bool pending = sv.state == "pending";
-      // A restarted server whose verification failed (or never ran) only needs the hook again:
-      // due at once like a resume, but with the skip back-off after each failed attempt.
-      const bool resume = pending || sv.unverified;
-      sv.next_due = resume ? now : config::due_at(policy, sv.rotated_at, server.id, now);
-      bool run = false;
-      if (auto backoff = skipped_.find(server.id); backoff != skipped_.end()) {
-        const bool changed =
-            backoff->second.verification
-                ? !sv.unverified
-                : backoff->second.state != sv.state || backoff->second.rotated_at != sv.rotated_at;
-        if (changed) {
-          skipped_.erase(backoff);  // the record changed: try again
-        } else if (!pending && now < backoff->second.until) {
-          sv.next_due = std::max(sv.next_due, backoff->second.until);
+        if (!parked && (pv.held.empty() || resume)) {
+          const SysSeconds next = run ? now : sv.next_due;
+          pv.next_run = pv.next_run ? std::min(*pv.next_run, next) : next;
+          if (!run) {
+            policy_wake =
+                std::min(policy_wake, std::max(sv.next_due, now + std::chrono::seconds(1)));
+          }
         }
-      }
-      // Quarantined and locked servers are parked until an operator acts; a held policy (a
-      // halted run) starts no new rotation until it changes or is resumed.
-      const bool parked = !sv.quarantined.empty() || server.locked;
-      if (!parked && resume && sv.next_due <= now) {
-        run = true;  // resume at once, even when the policy is held; reboots only in a window
-      } else if (!parked && pv.held.empty() && sv.next_due <= now) {
-        if (in_window) {
-          run = true;
-        } else {
-          sv.next_due = config::next_window_open(policy.windows, now);
+        view.add(sv);
+        if (run && !policy.dry_run) {
+          engine::Target target;
+          target.server = std::move(server);
+          target.vault_path = path;
+          (resume ? resumes : due).push_back(std::move(target));
         }
       }
-      if (!parked && (pv.held.empty() || resume)) {
-        const SysSeconds next = run ? now : sv.next_due;
-        pv.next_run = pv.next_run ? std::min(*pv.next_run, next) : next;
-        if (!run) {
-          next_wake = std::min(next_wake, std::max(sv.next_due, now + std::chrono::seconds(1)));
+      chunk.clear();
+    };
+    const auto on_page = [&](ecs::ServerPage& page) -> Result<void> {
+      if (first_page) {
+        // As before paging: the hold is looked at once the cloud has answered.
+        first_page = false;
+        pv.held = check_hold(policy, now);
+        in_window = policy.windows.empty() || config::in_any_window(policy.windows, now);
+        rotation = rotation_policy(policy);
+        if (page.count) {
+          // The cloud's count, bounded: a hint for one allocation, not a trusted size.
+          const std::size_t expected = std::min(*page.count, ecs::ServerFilter{}.max_servers);
+          view.reserve(view.size() + expected);
+          if (listed) {
+            listed->reserve(expected);
+          }
         }
       }
-      if (run && !policy.dry_run) {
-        engine::Target target;
-        // The reconcile pass still needs the listing whole; otherwise it is dropped below.
-        target.server = reconciling ? server : std::move(server);
-        target.vault_path = path;
-        (resume ? resumes : due).push_back(std::move(target));
+      if (listed) {
+        for (const auto& server : page.servers) {
+          listed->add(server.id, server.name);
+        }
       }
-      view.add(sv);
+      for (const std::size_t index : select_indexes(policy, page.servers)) {
+        chunk.push_back(std::move(page.servers[index]));
+        if (chunk.size() == kMetadataChunk) {
+          process_chunk();
+        }
+      }
+      return {};
+    };
+    auto listing = cloud->for_each_server_page({}, on_page);
+    if (listing && !chunk.empty()) {
+      process_chunk();
     }
-    if (reconciling) {
-      // The listing grew by doubling: up to half of it is spare capacity, held until the pass.
-      listing->shrink_to_fit();
-      listings[policy.cloud] = std::move(*listing);
+    if (!listing) {
+      view.truncate(view_mark);
+      selected_paths.truncate(selected_mark);
+      marked_paths.truncate(marked_mark);
+      PolicyView failed;
+      failed.name = pv.name;
+      failed.last_success = pv.last_success;
+      failed.gone = pv.gone;
+      failed.error = listing.error().to_string();
+      if (repeats_.admit(
+              "cannot list servers policy=" + policy.name + " error=\"" + failed.error + "\"",
+              now)) {
+        logger->warn("cannot list servers policy={} error=\"{}\"", policy.name, failed.error);
+      }
+      policy_view[policy.name] = std::move(failed);
+      continue;
+    }
+    next_wake = policy_wake;
+    if (listed) {
+      listed->seal();
+      listings.emplace(policy.cloud, std::move(*listed));
     }
     if (!resumes.empty() || !due.empty()) {
       const std::size_t batch =
@@ -342,6 +400,8 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
             name);
       }
     }
+    selected_paths.seal();
+    marked_paths.seal();
     auto reconciled = reconcile(rt, listings, selected_paths, marked_paths, now);
     for (const auto& error : reconciled.errors) {
       if (repeats_.admit("reconcile: " + error, now)) {
@@ -567,6 +627,11 @@ std::vector<ServerView> Scheduler::servers() const {
     out.push_back(view_.at(i));
   }
   return out;
+}
+
+void Scheduler::visit_servers(const std::function<void(const ServerTable&)>& visit) const {
+  std::lock_guard lock(mutex_);
+  visit(view_);
 }
 
 std::vector<PolicyView> Scheduler::policies() const {
@@ -940,6 +1005,14 @@ std::uint16_t ServerTable::intern(std::string_view name) {
   }
   names_.emplace_back(name);
   return static_cast<std::uint16_t>(names_.size() - 1);
+}
+
+void ServerTable::truncate(std::size_t servers) {
+  if (servers >= entries_.size()) {
+    return;
+  }
+  text_.resize(entries_[servers].text_at);  // added in order: the text of the rest follows
+  entries_.resize(servers);
 }
 
 void ServerTable::add(const ServerView& sv) {

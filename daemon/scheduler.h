@@ -19,8 +19,9 @@
 // Vault metadata is re-read every tick, so losing the file loses nothing.
 //
 // Memory: between ticks the scheduler keeps one compact entry per server (ServerTable), not the
-// ECS listing; a listing lives only while its policy is looked at (and until the reconcile pass
-// on the ticks that run it); the cache is written and read as a stream.
+// ECS listing; the listing is consumed a page at a time (EcsClient::for_each_server_page), and
+// the reconcile pass gets only the listed ids (ListedServers) and the selected paths (StringSet);
+// the cache is written and read as a stream.
 
 #include <atomic>
 #include <chrono>
@@ -64,6 +65,8 @@ class ServerTable {
   // The last one added for an id wins (as assigning into a map would).
   void add(const ServerView& sv);
   void reserve(std::size_t servers);
+  // Keeps the first `servers` added (before seal): drops what a failed listing added.
+  void truncate(std::size_t servers);
   void seal();
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
   [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
@@ -78,6 +81,7 @@ class ServerTable {
   [[nodiscard]] std::string_view policy(std::size_t i) const;
   [[nodiscard]] std::string_view state(std::size_t i) const;
   [[nodiscard]] std::string_view quarantined(std::size_t i) const;
+  [[nodiscard]] bool alert(std::size_t i) const { return entries_[i].alert; }
   [[nodiscard]] std::optional<config::SysSeconds> rotated_at(std::size_t i) const;
   [[nodiscard]] config::SysSeconds next_due(std::size_t i) const;
 
@@ -157,6 +161,9 @@ class Scheduler {
 
   // The scheduler's view after the last tick (or from the cache before the first one).
   [[nodiscard]] std::vector<ServerView> servers() const;
+  // The same view without a copy: `visit` runs under the scheduler's lock (so it must not call
+  // back into the scheduler).
+  void visit_servers(const std::function<void(const ServerTable&)>& visit) const;
   [[nodiscard]] std::vector<PolicyView> policies() const;
   // One human line for STATUS=: policies, servers, pending, next due.
   [[nodiscard]] std::string status_line() const;

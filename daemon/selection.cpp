@@ -67,7 +67,7 @@ std::vector<ecs::Server> select(const config::Policy& policy,
 }
 
 std::vector<std::size_t> select_indexes(const config::Policy& policy,
-                                        const std::vector<ecs::Server>& listing) {
+                                        std::span<const ecs::Server> listing) {
   std::vector<std::size_t> selected;
   for (std::size_t i = 0; i < listing.size(); ++i) {
     if (matches(policy.select, listing[i])) {

@@ -2,6 +2,7 @@
 // Which servers a policy manages: the ECS listing filtered by the policy's selector (tags, OS,
 // name regex, ids, exclusions), and where each server's record lives in Vault.
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,10 +19,10 @@ namespace rotor::daemon {
 [[nodiscard]] std::vector<ecs::Server> select(const config::Policy& policy,
                                               const std::vector<ecs::Server>& listing);
 
-// The same selection as indexes into `listing`: no copy of the servers (the scheduler's, which
-// looks at every server of a large fleet on every tick).
+// The same selection as indexes into `listing` (a listing's page): no copy of the servers (the
+// scheduler's, which looks at every server of a large fleet on every tick).
 [[nodiscard]] std::vector<std::size_t> select_indexes(const config::Policy& policy,
-                                                      const std::vector<ecs::Server>& listing);
+                                                      std::span<const ecs::Server> listing);
 
 // The Vault path (relative to the KV mount) from the configured template: {cloud}, {project_id},
 // {server_id}, {server_name}, {policy}.

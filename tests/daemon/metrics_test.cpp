@@ -110,7 +110,16 @@ TEST(MetricsTest, ServesEveryDocumentedFamily) {
   policy.last_success = now;
   policy.held = "3 definite failures among 3 servers exceed the error budget (5%)";
   policy.gone = 2;
-  metrics.schedule({a, b}, {policy}, now);
+  ServerView c = a;  // another policy's, first in id order: the policies' servers interleave
+  c.policy = "dev";
+  c.server_id = "s0";
+  c.quarantined = "3 failed resets";
+  ServerTable servers;
+  servers.add(a);
+  servers.add(b);
+  servers.add(c);
+  servers.seal();
+  metrics.schedule(servers, {policy}, now);
   metrics.policy_halted("prod");
   metrics.log_suppressed(7);
   metrics.api_request("vault", "/v1/sys/health", "200", std::chrono::duration<double>(0.01));
@@ -134,6 +143,9 @@ TEST(MetricsTest, ServesEveryDocumentedFamily) {
   EXPECT_THAT(text, HasSubstr("rotor_rotations_total{policy=\"prod\",result=\"rotated\"} 1"));
   EXPECT_THAT(text, HasSubstr("rotor_servers{policy=\"prod\",state=\"pending\"} 1"));
   EXPECT_THAT(text, HasSubstr("rotor_servers{policy=\"prod\",state=\"quarantined\"} 0"));
+  EXPECT_THAT(text, HasSubstr("rotor_servers{policy=\"prod\",state=\"current\"} 1"));
+  EXPECT_THAT(text, HasSubstr("rotor_servers{policy=\"dev\",state=\"quarantined\"} 1"));
+  EXPECT_THAT(text, HasSubstr("rotor_servers{policy=\"dev\",state=\"current\"} 0"));
   EXPECT_THAT(text, HasSubstr("rotor_password_age_oldest_seconds{policy=\"prod\"} 7200"));
   EXPECT_THAT(text, HasSubstr("rotor_pending_alerts{policy=\"prod\"} 1"));
   EXPECT_THAT(text, HasSubstr("rotor_config_reloads_total{result=\"failure\"} 1"));
@@ -146,7 +158,7 @@ TEST(MetricsTest, ServesEveryDocumentedFamily) {
   EXPECT_EQ(scrape((*server)->port(), "/healthz").find("rotor_"), std::string::npos);
 
   // A policy gone after a reload loses its per-policy series.
-  metrics.schedule({}, {}, now);
+  metrics.schedule(ServerTable{}, {}, now);
   const auto after = scrape((*server)->port());
   EXPECT_THAT(after, Not(HasSubstr("rotor_servers{policy=\"prod\"")));
   EXPECT_THAT(after, Not(HasSubstr("rotor_policy_held{policy=\"prod\"")));

@@ -416,6 +416,85 @@ TEST_F(SafetyTest, PendingRecordOutsideTheSelectionIsResumed) {
   expect_no_lockout(*excluded);
 }
 
+// Fails the ECS listing's second page (403) while `fail` is set; counts the first pages asked for.
+class FailingSecondPage final : public HttpTransport {
+ public:
+  FailingSecondPage(HttpTransport& inner, const std::atomic<bool>& fail,
+                    std::atomic<int>& first_pages)
+      : inner_(inner), fail_(fail), first_pages_(first_pages) {}
+  Result<HttpResponse> send(const HttpRequest& request) override {
+    if (request.url.find("/cloudservers/detail?") != std::string::npos) {
+      if (request.url.find("offset=1&") != std::string::npos) {
+        ++first_pages_;
+      }
+      if (fail_ && request.url.find("offset=2&") != std::string::npos) {
+        HttpResponse denied;
+        denied.status = 403;
+        denied.body = WipingBuffer(std::string(R"({"error":{"code":"Ecs.0110","message":"no"}})"));
+        return denied;
+      }
+    }
+    return inner_.send(request);
+  }
+
+ private:
+  HttpTransport& inner_;
+  const std::atomic<bool>& fail_;
+  std::atomic<int>& first_pages_;
+};
+
+// The listing is consumed page by page; one that fails half way abandons that policy's tick as
+// one that fails at once did: no rotation or resume from the pages seen, no view of the partial
+// listing, the error shown, and the reconcile pass marks nothing gone. The next good listing
+// runs them all.
+TEST_F(SafetyTest, ListingFailingHalfWayAbandonsThePolicysTick) {
+  add(101);  // two pages of the client's 100
+  std::atomic<bool> fail{false};
+  std::atomic<int> first_pages{0};
+  const TransportDecorator decorate =
+      [&](HttpTransport& inner, std::string_view service) -> std::unique_ptr<HttpTransport> {
+    if (service != "ecs") {
+      return nullptr;
+    }
+    return std::make_unique<FailingSecondPage>(inner, fail, first_pages);
+  };
+  auto built = Runtime::create(std::make_shared<const config::Config>(
+                                   cloud_.config(cloud_.yaml(kFleetPolicy, "{ concurrency: 8 }"))),
+                               clock_, random_, cloud_.env(), decorate);
+  ASSERT_TRUE(built) << built.error().to_string();
+  auto& rt = **built;
+  crash_after_reset(rt, ids_.front());
+  crash_after_reset(rt, ids_.back());
+  const std::size_t before = resets(ids_.front()) + resets(ids_.back());
+
+  fail = true;
+  first_pages = 0;
+  Scheduler scheduler(rt, options());
+  auto summary = scheduler.tick(stop_);
+  EXPECT_TRUE(summary.reconciled);
+  EXPECT_EQ(first_pages.load(), 1);
+  EXPECT_EQ(summary.due, 0U);
+  EXPECT_EQ(resets(ids_.front()) + resets(ids_.back()), before);
+  EXPECT_TRUE(scheduler.servers().empty());
+  ASSERT_EQ(scheduler.policies().size(), 1U);
+  EXPECT_THAT(scheduler.policies().front().error, HasSubstr("Ecs.0110"));
+  EXPECT_EQ(scheduler.policies().front().gone, 0U);
+  for (const auto& id : {ids_.front(), ids_.back()}) {
+    EXPECT_EQ(record(rt, id).state, engine::State::Pending);
+    EXPECT_EQ(custom(rt, id, "gone_since"), "");
+  }
+
+  fail = false;
+  clock_.advance(2h);
+  summary = scheduler.tick(stop_);
+  EXPECT_EQ(summary.due, 101U);  // both resumes and every fresh server
+  EXPECT_EQ(summary.rotated, 101U);
+  EXPECT_EQ(scheduler.servers().size(), 101U);
+  EXPECT_EQ(scheduler.policies().front().error, "");
+  EXPECT_EQ(scheduler.policies().front().gone, 0U);
+  expect_no_lockout(rt);
+}
+
 // A one-shot `rotor rotate` in its own runtime (its own clients) races the daemon's tick on the
 // same servers: check-and-set makes one of them re-read, and no record lies.
 TEST_F(SafetyTest, ConcurrentOneShotRunAndTick) {

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/reconcile.h"
 #include "daemon/runtime.h"
 #include "tests/support/log_capture.h"
 #include "tests/support/manual_clock.h"
@@ -453,6 +454,74 @@ TEST_F(StateCacheTest, IgnoresBrokenFilesAndOtherVersions) {
   EXPECT_TRUE(logs.contains("ignoring a state cache of another version"));
   std::filesystem::remove(file_);
   EXPECT_TRUE(read_state_cache(file_).empty());
+}
+
+// The reconcile pass's compact sets: exact look-ups (no prefix or hash match), duplicates
+// dropped, and a rollback to what was added before a failed listing.
+TEST(ReconcileSetsTest, StringSetIsExactAndTruncates) {
+  StringSet paths;
+  paths.add("ecs/c/p/b");
+  paths.add("ecs/c/p/a");
+  paths.add("ecs/c/p/b");
+  const std::size_t mark = paths.size();
+  paths.add("ecs/c/p/partial");
+  paths.truncate(mark);
+  paths.seal();
+  ASSERT_EQ(paths.size(), 2U);
+  EXPECT_EQ(paths.at(0), "ecs/c/p/a");
+  EXPECT_EQ(paths.at(1), "ecs/c/p/b");
+  EXPECT_TRUE(paths.contains("ecs/c/p/a"));
+  EXPECT_FALSE(paths.contains("ecs/c/p/"));
+  EXPECT_FALSE(paths.contains("ecs/c/p/a2"));
+  EXPECT_FALSE(paths.contains("ecs/c/p/partial"));
+  EXPECT_FALSE(StringSet().contains(""));
+}
+
+// Ids always; names only when asked for, the last listed winning among servers of one name.
+TEST(ReconcileSetsTest, ListedServersFindIdsAndNames) {
+  ListedServers named(true);
+  named.add("id-2", "web");
+  named.add("id-1", "db");
+  named.add("id-3", "web");
+  named.seal();
+  EXPECT_TRUE(named.contains_id("id-1"));
+  EXPECT_TRUE(named.contains_id("id-3"));
+  EXPECT_FALSE(named.contains_id("id-"));
+  EXPECT_FALSE(named.contains_id("web"));
+  EXPECT_EQ(named.id_by_name("db"), std::optional<std::string_view>("id-1"));
+  EXPECT_EQ(named.id_by_name("web"), std::optional<std::string_view>("id-3"));
+  EXPECT_EQ(named.id_by_name("we"), std::nullopt);
+  ListedServers ids;
+  ids.add("id-1", "db");
+  ids.seal();
+  EXPECT_TRUE(ids.contains_id("id-1"));
+  EXPECT_EQ(ids.id_by_name("db"), std::nullopt);
+}
+
+// A table rolled back to a mark keeps exactly the servers added before it.
+TEST(ServerTableTest, TruncateDropsWhatAFailedListingAdded) {
+  ServerTable table;
+  ServerView sv;
+  sv.policy = "p";
+  sv.state = "current";
+  sv.server_id = "b";
+  sv.server_name = "web-b";
+  table.add(sv);
+  const std::size_t mark = table.size();
+  sv.server_id = "a";
+  sv.server_name = "web-a";
+  table.add(sv);
+  table.truncate(mark);
+  sv.server_id = "c";
+  sv.server_name = "web-c";
+  table.add(sv);
+  table.seal();
+  ASSERT_EQ(table.size(), 2U);
+  EXPECT_EQ(table.at(0).server_id, "b");
+  EXPECT_EQ(table.at(0).server_name, "web-b");
+  EXPECT_EQ(table.at(1).server_id, "c");
+  EXPECT_EQ(table.at(1).server_name, "web-c");
+  EXPECT_FALSE(table.find("a"));
 }
 
 }  // namespace
