@@ -525,6 +525,44 @@ TEST_F(VaultClientTest, List) {
   EXPECT_TRUE(empty->empty());
 }
 
+// The LIST answer is read from the parser's events: only data.keys' strings count (not other
+// members' arrays, nested values or a "keys" elsewhere); a repeated member counts as the
+// document's last; a broken or too deep answer is a BadResponse; an empty one an empty folder.
+TEST_F(VaultClientTest, ListReadsOnlyTheDataKeys) {
+  auto client = token_client();
+  transport_.reply(200,
+                   R"({"keys":["root"],"data":{"other":["x"],"keys":["a",7,["b"],{"keys":["c"]},)"
+                   R"("d/"],"more":{"keys":["e"]}},"wrap_info":{"keys":["f"]}})");
+  auto keys = client.list("servers");
+  ASSERT_TRUE(keys) << keys.error().to_string();
+  EXPECT_EQ(*keys, (std::vector<std::string>{"a", "d/"}));
+
+  transport_.reply(200, R"({"data":{"keys":["old"]},"data":{"keys":["new"]}})");
+  keys = client.list("servers");
+  ASSERT_TRUE(keys) << keys.error().to_string();
+  EXPECT_EQ(*keys, (std::vector<std::string>{"new"}));
+
+  transport_.reply(200, R"({"data":{"keys":["a","b"]},"data":5})");
+  keys = client.list("servers");
+  ASSERT_TRUE(keys) << keys.error().to_string();
+  EXPECT_TRUE(keys->empty());
+
+  transport_.reply(200, R"({"data":{"keys":["a",)");
+  keys = client.list("servers");
+  ASSERT_FALSE(keys);
+  EXPECT_EQ(keys.error().code(), ErrorCode::BadResponse);
+
+  transport_.reply(200, std::string(200, '[') + std::string(200, ']'));
+  keys = client.list("servers");
+  ASSERT_FALSE(keys);
+  EXPECT_EQ(keys.error().code(), ErrorCode::BadResponse);
+
+  transport_.reply(200, " \n");
+  keys = client.list("servers");
+  ASSERT_TRUE(keys);
+  EXPECT_TRUE(keys->empty());
+}
+
 // Paths are checked and percent-encoded.
 TEST_F(VaultClientTest, PathsAreValidatedAndEncoded) {
   auto client = token_client();
