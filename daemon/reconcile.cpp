@@ -42,34 +42,69 @@ Result<void> set_gone(vault::VaultClient& vault, const std::string& path,
 // ---------------------------------------------------------------------------------------------
 // StringSet
 
-std::string_view StringSet::view(Span span) const {
+std::string_view StringSet::rest(Span span) const {
   return std::string_view(text_).substr(span.at, span.size);
 }
 
+bool StringSet::less(Span a, Span b) const {
+  return a.prefix != b.prefix ? a.prefix < b.prefix : rest(a) < rest(b);
+}
+
 void StringSet::add(std::string_view text) {
-  const Span span{offset32(text_.size()), offset32(text.size())};
-  text_.append(text);
-  spans_.push_back(span);
+  const auto slash = text.rfind('/');
+  const std::string_view folder =
+      slash == std::string_view::npos ? std::string_view() : text.substr(0, slash + 1);
+  if (prefixes_[last_prefix_] != folder) {
+    const auto known = std::find(prefixes_.begin(), prefixes_.end(), folder);
+    if (known != prefixes_.end()) {
+      last_prefix_ = static_cast<std::uint32_t>(known - prefixes_.begin());
+    } else if (prefixes_.size() < kMaxPrefixes) {
+      last_prefix_ = static_cast<std::uint32_t>(prefixes_.size());
+      prefixes_.emplace_back(folder);
+    } else {
+      last_prefix_ = 0;  // a table of folders this long would only slow every look-up
+    }
+  }
+  const std::string_view stored = last_prefix_ == 0 ? text : text.substr(folder.size());
+  spans_.push_back(Span{last_prefix_, offset32(text_.size()), offset32(stored.size())});
+  text_.append(stored);
 }
 
 void StringSet::seal() {
-  std::sort(spans_.begin(), spans_.end(), [this](Span a, Span b) { return view(a) < view(b); });
+  std::sort(spans_.begin(), spans_.end(), [this](Span a, Span b) { return less(a, b); });
   spans_.erase(std::unique(spans_.begin(), spans_.end(),
-                           [this](Span a, Span b) { return view(a) == view(b); }),
+                           [this](Span a, Span b) { return !less(a, b) && !less(b, a); }),
                spans_.end());
   spans_.shrink_to_fit();
-  text_.shrink_to_fit();  // duplicates' text stays: a selected path is listed once a policy
+}
+
+bool StringSet::has(std::uint32_t prefix, std::string_view wanted) const {
+  const auto found = std::lower_bound(
+      spans_.begin(), spans_.end(), wanted, [&](Span span, std::string_view value) {
+        return span.prefix != prefix ? span.prefix < prefix : rest(span) < value;
+      });
+  return found != spans_.end() && found->prefix == prefix && rest(*found) == wanted;
 }
 
 bool StringSet::contains(std::string_view text) const {
-  const auto found =
-      std::lower_bound(spans_.begin(), spans_.end(), text,
-                       [this](Span span, std::string_view wanted) { return view(span) < wanted; });
-  return found != spans_.end() && view(*found) == text;
+  const auto slash = text.rfind('/');
+  const std::string_view folder =
+      slash == std::string_view::npos ? std::string_view() : text.substr(0, slash + 1);
+  if (!folder.empty()) {
+    const auto known = std::find(prefixes_.begin() + 1, prefixes_.end(), folder);
+    if (known != prefixes_.end() &&
+        has(static_cast<std::uint32_t>(known - prefixes_.begin()), text.substr(folder.size()))) {
+      return true;
+    }
+  }
+  return has(0, text);  // added whole (no folder, or past the table's end)
 }
 
-std::string_view StringSet::at(std::size_t i) const {
-  return view(spans_[i]);
+std::string StringSet::at(std::size_t i) const {
+  const Span span = spans_[i];
+  std::string text = prefixes_[span.prefix];
+  text.append(rest(span));
+  return text;
 }
 
 void StringSet::truncate(std::size_t count) {
@@ -83,6 +118,8 @@ void StringSet::truncate(std::size_t count) {
 void StringSet::clear() {
   text_ = std::string();
   spans_ = std::vector<Span>();
+  prefixes_.resize(1);
+  last_prefix_ = 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -193,7 +230,7 @@ ReconcileResult reconcile(Runtime& runtime, const std::map<std::string, ListedSe
   const std::string at = engine::format_time(now);
 
   for (std::size_t i = 0; i < marked.size(); ++i) {
-    const std::string path(marked.at(i));
+    const std::string path = marked.at(i);
     auto metadata = vault.read_metadata(path);
     if (metadata && set_gone(vault, path, metadata->custom_metadata, std::nullopt)) {
       ++result.back;

@@ -25,9 +25,11 @@
 
 namespace rotor::daemon {
 
-// A set of strings in one text buffer, compared exactly: 8 bytes a string beyond its text, where
-// a std::set<std::string> node took ~80 (the tick's selected Vault paths: one per server).
-// add() in any order, then seal() (sorted, duplicates dropped) before contains() and at().
+// A set of strings in one text buffer, compared exactly: 12 bytes a string beyond its text, where
+// a std::set<std::string> node took ~80 (the tick's selected Vault paths: one per server). The
+// part up to the last '/' (a record's folder, shared by a policy's records) is kept once, for
+// the first kMaxPrefixes folders. add() in any order, then seal() (sorted, duplicates dropped)
+// before contains() and at().
 class StringSet {
  public:
   void add(std::string_view text);
@@ -35,19 +37,25 @@ class StringSet {
   [[nodiscard]] bool contains(std::string_view text) const;
   [[nodiscard]] std::size_t size() const noexcept { return spans_.size(); }
   [[nodiscard]] bool empty() const noexcept { return spans_.empty(); }
-  [[nodiscard]] std::string_view at(std::size_t i) const;
+  [[nodiscard]] std::string at(std::size_t i) const;
   // Keeps the first `count` strings added (before seal): drops what a failed step added.
   void truncate(std::size_t count);
   void clear();
 
  private:
+  static constexpr std::size_t kMaxPrefixes = 64;
   struct Span {
+    std::uint32_t prefix = 0;  // into prefixes_; 0 is "" (the whole string in text_)
     std::uint32_t at = 0;
     std::uint32_t size = 0;
   };
-  [[nodiscard]] std::string_view view(Span span) const;
+  [[nodiscard]] std::string_view rest(Span span) const;
+  [[nodiscard]] bool less(Span a, Span b) const;
+  [[nodiscard]] bool has(std::uint32_t prefix, std::string_view wanted) const;
   std::string text_;
   std::vector<Span> spans_;
+  std::vector<std::string> prefixes_{std::string()};
+  std::uint32_t last_prefix_ = 0;  // consecutive strings mostly share their folder
 };
 
 // What the reconcile pass needs of one cloud's complete listing: the servers' ids, and their

@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -475,6 +476,36 @@ TEST(ReconcileSetsTest, StringSetIsExactAndTruncates) {
   EXPECT_FALSE(paths.contains("ecs/c/p/a2"));
   EXPECT_FALSE(paths.contains("ecs/c/p/partial"));
   EXPECT_FALSE(StringSet().contains(""));
+}
+
+// Folders are kept once for the first few; past those, strings are kept whole: found all the
+// same, and never a string of one folder for another's.
+TEST(ReconcileSetsTest, StringSetKeepsStringsOfManyFolders) {
+  StringSet paths;
+  for (int folder = 0; folder < 100; ++folder) {
+    paths.add(fmt::format("ecs/f{}/a", folder));
+    paths.add(fmt::format("ecs/f{}/b", folder));
+  }
+  paths.add("plain");
+  paths.add("/rooted");
+  paths.seal();
+  EXPECT_EQ(paths.size(), 202U);
+  for (int folder = 0; folder < 100; ++folder) {
+    EXPECT_TRUE(paths.contains(fmt::format("ecs/f{}/a", folder))) << folder;
+    EXPECT_TRUE(paths.contains(fmt::format("ecs/f{}/b", folder))) << folder;
+    EXPECT_FALSE(paths.contains(fmt::format("ecs/f{}/c", folder))) << folder;
+  }
+  EXPECT_FALSE(paths.contains("ecs/f100/a"));
+  EXPECT_FALSE(paths.contains("a"));
+  EXPECT_TRUE(paths.contains("plain"));
+  EXPECT_TRUE(paths.contains("/rooted"));
+  EXPECT_FALSE(paths.contains("rooted"));
+  std::set<std::string> listed;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    listed.insert(paths.at(i));
+  }
+  EXPECT_EQ(listed.size(), 202U);
+  EXPECT_EQ(listed.count("ecs/f99/b"), 1U);
 }
 
 // Ids always; names only when asked for, the last listed winning among servers of one name.
