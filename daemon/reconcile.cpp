@@ -244,18 +244,16 @@ ReconcileResult reconcile(Runtime& runtime, const std::map<std::string, ListedSe
       continue;  // not listed in this tick: never guess that a server is gone
     }
     const ListedServers& listed = listing->second;
-    auto keys = vault.list(scope.folder);
-    if (!keys) {
-      result.errors.push_back("cannot list " + scope.folder + ": " + keys.error().to_string());
-      continue;
-    }
-    for (const auto& key : *keys) {
+    // One key at a time from the folder's answer (no vector of 100,000 keys beside the tick's
+    // view, the listed ids and the selected paths).
+    const auto on_key = [&](std::string_view listed_key) {
+      const std::string key(listed_key);
       if (key.empty() || key.back() == '/') {
-        continue;  // a folder: not a server record
+        return;  // a folder: not a server record
       }
       const std::string path = scope.folder + "/" + key;
       if (selected.contains(path)) {
-        continue;  // the tick covers it
+        return;  // the tick covers it
       }
       auto metadata = vault.read_metadata(path);
       if (!metadata) {
@@ -263,12 +261,12 @@ ReconcileResult reconcile(Runtime& runtime, const std::map<std::string, ListedSe
           result.errors.push_back("cannot read the metadata of " + path + ": " +
                                   metadata.error().to_string());
         }
-        continue;
+        return;
       }
       const auto& custom = metadata->custom_metadata;
       const RecordMetadata parsed = parse_record_metadata(custom);
       if (!parsed.managed) {
-        continue;  // not a Rotor record: not ours to judge
+        return;  // not a Rotor record: not ours to judge
       }
       const std::string& policy = parsed.policy;
       const std::string& state = parsed.state;
@@ -279,11 +277,11 @@ ReconcileResult reconcile(Runtime& runtime, const std::map<std::string, ListedSe
       if (!server_id) {
         ++result.gone[policy];
         if (parsed.gone) {
-          continue;  // marked (and logged) before
+          return;  // marked (and logged) before
         }
         if (auto written = set_gone(vault, path, custom, at); !written) {
           result.errors.push_back("cannot mark " + path + ": " + written.error().to_string());
-          continue;
+          return;
         }
         ++result.newly_gone;
         logger->warn(
@@ -291,7 +289,7 @@ ReconcileResult reconcile(Runtime& runtime, const std::map<std::string, ListedSe
             "state={} path={}{}",
             key, policy, state, path,
             state == "pending" ? " note=\"its pending password stays in Vault\"" : "");
-        continue;
+        return;
       }
       if (parsed.gone && set_gone(vault, path, custom, std::nullopt)) {
         ++result.back;
@@ -309,7 +307,7 @@ ReconcileResult reconcile(Runtime& runtime, const std::map<std::string, ListedSe
             result.errors.push_back("cannot read the server of " + path + ": " +
                                     server.error().to_string());
           }
-          continue;
+          return;
         }
         PendingOutside outside;
         outside.policy = policy;
@@ -318,6 +316,10 @@ ReconcileResult reconcile(Runtime& runtime, const std::map<std::string, ListedSe
         outside.target.vault_path = path;
         result.pending.push_back(std::move(outside));
       }
+    };
+    if (auto listed_keys = vault.list_each(scope.folder, on_key); !listed_keys) {
+      result.errors.push_back("cannot list " + scope.folder + ": " +
+                              listed_keys.error().to_string());
     }
   }
   return result;

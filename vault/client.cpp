@@ -160,11 +160,18 @@ bool is_success(int status) {
 }
 
 // The string members of data.keys of a LIST answer, from the parser's events (the parser's
-// buffers are the wiped document type's). A repeated "data" or "keys" starts over: the document
-// kept the last one.
+// buffers are the wiped document type's). The document kept the last of a repeated "data" or
+// "keys": a first pass (no `on_key`) finds which that is, a second hands over its strings.
 class ListKeysReader final : public nlohmann::json_sax<json> {
  public:
-  explicit ListKeysReader(std::vector<std::string>& keys) : keys_(keys) {}
+  struct Target {
+    std::size_t data = 0;  // the ordinal of the root's last "data" member (0: none)
+    std::size_t keys = 0;  // the ordinal of the last "keys" member inside it (0: none)
+  };
+  ListKeysReader() = default;
+  ListKeysReader(Target target, const std::function<void(std::string_view)>& on_key)
+      : target_(target), on_key_(&on_key) {}
+  [[nodiscard]] Target target() const { return last_; }
 
   bool null() override { return true; }
   bool boolean(bool /*value*/) override { return true; }
@@ -173,8 +180,9 @@ class ListKeysReader final : public nlohmann::json_sax<json> {
   bool number_float(number_float_t /*value*/, const string_t& /*text*/) override { return true; }
   bool binary(binary_t& /*value*/) override { return true; }
   bool string(string_t& value) override {
-    if (in_keys_ && depth_ == 3) {
-      keys_.emplace_back(value.data(), value.size());
+    if (on_key_ != nullptr && in_keys_ && depth_ == 3 && data_ == target_.data &&
+        keys_ == target_.keys) {
+      (*on_key_)(std::string_view(value.data(), value.size()));
     }
     return true;
   }
@@ -183,12 +191,14 @@ class ListKeysReader final : public nlohmann::json_sax<json> {
     if (depth_ == 1) {
       data_next_ = name == "data";
       if (data_next_) {
-        keys_.clear();
+        ++data_;
+        last_ = Target{data_, 0};
       }
     } else if (depth_ == 2 && in_data_) {
       keys_next_ = name == "keys";
       if (keys_next_) {
-        keys_.clear();
+        ++keys_;
+        last_.keys = 0;  // until it proves to be an array
       }
     }
     return true;
@@ -212,6 +222,7 @@ class ListKeysReader final : public nlohmann::json_sax<json> {
   bool start_array(std::size_t /*elements*/) override {
     if (depth_ == 2 && in_data_ && keys_next_) {
       in_keys_ = true;
+      last_.keys = keys_;
     }
     data_next_ = false;
     keys_next_ = false;
@@ -231,13 +242,26 @@ class ListKeysReader final : public nlohmann::json_sax<json> {
   }
 
  private:
-  std::vector<std::string>& keys_;
+  Target target_;
+  const std::function<void(std::string_view)>* on_key_ = nullptr;
+  Target last_;
   std::size_t depth_ = 0;
+  std::size_t data_ = 0;    // root "data" members seen
+  std::size_t keys_ = 0;    // "keys" members seen inside them
   bool data_next_ = false;  // the value after the root's "data" key
   bool keys_next_ = false;  // the value after data's "keys" key
   bool in_data_ = false;
   bool in_keys_ = false;
 };
+
+bool parse_list(std::string_view body, ListKeysReader& reader) {
+  // The parser itself: json::sax_parse also instantiates the binary formats' readers, which do
+  // not compile with the wiped string type.
+  using Input = decltype(nlohmann::detail::input_adapter(body.begin(), body.end()));
+  return nlohmann::detail::parser<json, Input>(
+             nlohmann::detail::input_adapter(body.begin(), body.end()), nullptr, false)
+      .sax_parse(&reader, true);
+}
 
 // A member of an object by reference (null when absent), so that nothing is copied out of a
 // document that will be wiped.
@@ -1126,6 +1150,16 @@ Result<void> VaultClient::write_metadata(const std::string& path, const KvMetada
 }
 
 Result<std::vector<std::string>> VaultClient::list(const std::string& folder) {
+  std::vector<std::string> keys;
+  auto listed = list_each(folder, [&keys](std::string_view key) { keys.emplace_back(key); });
+  if (!listed) {
+    return fail(listed.error());
+  }
+  return keys;
+}
+
+Result<void> VaultClient::list_each(const std::string& folder,
+                                    const std::function<void(std::string_view key)>& on_key) {
   auto& s = *state_;
   if (auto ok = check_path(folder, true); !ok) {
     return fail(ok.error());
@@ -1139,19 +1173,18 @@ Result<std::vector<std::string>> VaultClient::list(const std::string& folder) {
   if (!response) {
     return fail(response.error());
   }
-  std::vector<std::string> keys;
   if (response->status == 404) {
-    return keys;  // nothing under the folder (spec §2.7)
+    return {};  // nothing under the folder (spec §2.7)
   }
   if (!is_success(response->status)) {
     return fail(error_from_response("GET", call.path, *response));
   }
   // Read from the parser's events, not a document: a folder of 100,000 records is a ~4 MB
   // answer whose document took several times that, on top of the keys. The same checks and
-  // errors as parse_body; the same keys as the document's data.keys (its last, if repeated).
+  // errors as parse_body; the same keys as the document's data.keys.
   const std::string_view body = response->body.view();
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    return keys;
+    return {};
   }
   const auto bad = [&](Error cause) {
     return fail(Error(ErrorCode::BadResponse, "GET /v1/" + call.path).caused_by(std::move(cause)));
@@ -1161,18 +1194,17 @@ Result<std::vector<std::string>> VaultClient::list(const std::string& folder) {
         ErrorCode::BadResponse,
         fmt::format("body nests deeper than {} levels ({} bytes)", kMaxJsonDepth, body.size())));
   }
-  ListKeysReader reader(keys);
-  // The parser itself: json::sax_parse also instantiates the binary formats' readers, which do
-  // not compile with the wiped string type.
-  using Input = decltype(nlohmann::detail::input_adapter(body.begin(), body.end()));
-  if (!nlohmann::detail::parser<json, Input>(
-           nlohmann::detail::input_adapter(body.begin(), body.end()), nullptr, false)
-           .sax_parse(&reader, true)) {
-    keys.clear();
+  ListKeysReader check;
+  if (!parse_list(body, check)) {
     return bad(
         Error(ErrorCode::BadResponse, fmt::format("body is not JSON ({} bytes)", body.size())));
   }
-  return keys;
+  if (check.target().keys == 0) {
+    return {};  // no data.keys array
+  }
+  ListKeysReader hand_over(check.target(), on_key);
+  (void)parse_list(body, hand_over);  // the same text: it parsed once
+  return {};
 }
 
 Result<void> VaultClient::soft_delete(const std::string& path) {

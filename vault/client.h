@@ -9,6 +9,7 @@
 // is replaced by one login. start() must not run concurrently with anything else.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +65,10 @@ class VaultClient {
   Result<void> write_metadata(const std::string& path, const KvMetadataUpdate& update);
   // Keys under a folder ("servers/"); folders end with '/'. Empty when there is nothing.
   Result<std::vector<std::string>> list(const std::string& folder);
+  // The same keys, handed to `on_key` one at a time once the whole answer was read and checked
+  // (nothing is handed over from an answer that fails): no vector of every key.
+  Result<void> list_each(const std::string& folder,
+                         const std::function<void(std::string_view key)>& on_key);
   // Soft-deletes the latest version (DELETE {mount}/data/{path}).
   Result<void> soft_delete(const std::string& path);
 
