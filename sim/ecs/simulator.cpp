@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "common/log.h"
+#include "sim/net/listen_backlog.h"
 
 namespace rotor::sim {
 namespace {
@@ -120,6 +121,7 @@ int EcsSimulator::start() {
     throw std::runtime_error("ECS simulator: cannot listen on " + options.host + ":" +
                              std::to_string(options.port));
   }
+  widen_listen_backlog(port_);
   {
     std::lock_guard lock(stop_mutex_);
     stopping_ = false;

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "sim/net/listen_backlog.h"
+
 namespace rotor::sim {
 
 class VaultSimulator::Impl {
@@ -67,6 +69,7 @@ class VaultSimulator::Impl {
       throw std::runtime_error("vault simulator: cannot listen on " + options_.host + ":" +
                                std::to_string(options_.port));
     }
+    widen_listen_backlog(port_);
     thread_ = std::thread([this] { server_->listen_after_bind(); });
     while (!server_->is_running()) {
       std::this_thread::yield();
