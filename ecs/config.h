@@ -33,6 +33,8 @@ struct IamCredentials {
 struct CloudLimits {
   std::size_t max_batch = 1000;  // servers per batch reset / reboot call (1..1000)
   std::size_t page_size = 100;   // servers per listing page (1..1000)
+  // Listing pages asked for at once once the first page gave the count (1: one by one).
+  std::size_t listing_pages_in_flight = 8;
   // The token bucket. Throttling (429, Common.0024) always slows it down (and Retry-After pauses
   // it); it then probes back up to requests_per_second, or, when `adaptive` (the cloud's limit
   // is unknown), from requests_per_second up to max_requests_per_second.

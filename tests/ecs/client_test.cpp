@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "ecs/signer.h"
@@ -505,8 +509,10 @@ std::string server_json(int index) {
 
 // Listing walks page numbers (offset = 1, 2, 3) with filters, and reads every field.
 TEST_F(EcsClientTest, ListServersPaginatesByPageNumber) {
-  auto ecs =
-      client(Flavor::Otc, AuthMode::AkSk, [](CloudConfig& config) { config.limits.page_size = 2; });
+  auto ecs = client(Flavor::Otc, AuthMode::AkSk, [](CloudConfig& config) {
+    config.limits.page_size = 2;
+    config.limits.listing_pages_in_flight = 1;  // the queued replies answer in order
+  });
   transport_.reply(
       200, fmt::format(R"({{"count":5,"servers":[{},{}]}})", server_json(0), server_json(1)));
   transport_.reply(
@@ -549,11 +555,13 @@ TEST_F(EcsClientTest, ListServersFailure) {
   EXPECT_EQ(servers.error().remote_code(), "Ecs.0110");
 }
 
-// The paged listing hands over each page once, in order, with the answer's count; the next page
-// is asked for only after the previous one was handled.
+// The paged listing hands over each page once, in order, with the answer's count; with one page
+// in flight the next page is asked for only after the previous one was handled.
 TEST_F(EcsClientTest, ServerPagesAreHandedOverOneAtATime) {
-  auto ecs =
-      client(Flavor::Otc, AuthMode::AkSk, [](CloudConfig& config) { config.limits.page_size = 2; });
+  auto ecs = client(Flavor::Otc, AuthMode::AkSk, [](CloudConfig& config) {
+    config.limits.page_size = 2;
+    config.limits.listing_pages_in_flight = 1;
+  });
   transport_.reply(
       200, fmt::format(R"({{"count":3,"servers":[{},{}]}})", server_json(0), server_json(1)));
   transport_.reply(200, fmt::format(R"({{"count":3,"servers":[{}]}})", server_json(2)));
@@ -571,6 +579,70 @@ TEST_F(EcsClientTest, ServerPagesAreHandedOverOneAtATime) {
   ASSERT_TRUE(listed) << listed.error().to_string();
   EXPECT_EQ(pages, (std::vector<std::vector<std::string>>{{"id-0", "id-1"}, {"id-2"}}));
   EXPECT_EQ(requests_seen, (std::vector<std::size_t>{1, 2}));
+}
+
+// Once the first page has given the count, the later pages are asked for together (up to
+// listing_pages_in_flight) and still handed over in order, whatever order their answers come in.
+// A failing page among them fails the listing after the pages before it, and nothing after it.
+TEST_F(EcsClientTest, ServerPagesAfterTheFirstAreFetchedAheadAndHandedOverInOrder) {
+  auto ecs = client(Flavor::Otc, AuthMode::AkSk, [](CloudConfig& config) {
+    config.limits.page_size = 2;
+    config.limits.listing_pages_in_flight = 8;
+    config.limits.retry.max_attempts = 1;
+  });
+  std::mutex mutex;
+  std::condition_variable arrived;
+  std::size_t later_pages_waiting = 0;
+  std::size_t failing_page = 0;  // 0: none
+  transport_.on_request([&](const HttpRequest& request) -> Result<HttpResponse> {
+    const auto at = request.url.find("offset=");
+    const std::size_t page = std::stoul(request.url.substr(at + 7));
+    if (page > 1) {
+      // Every later page waits until all four were asked for: they are in flight together.
+      std::unique_lock lock(mutex);
+      ++later_pages_waiting;
+      arrived.notify_all();
+      EXPECT_TRUE(arrived.wait_for(lock, std::chrono::seconds(10),
+                                   [&] { return later_pages_waiting >= 4; }))
+          << "page " << page << " was not fetched ahead";
+      lock.unlock();
+      // Answers come back in reverse order.
+      std::this_thread::sleep_for(std::chrono::milliseconds(10 * (6 - page)));
+    }
+    if (page == failing_page) {
+      return rotor::testing::make_response(403, R"({"error":{"code":"Ecs.0110","message":"no"}})");
+    }
+    std::string items;
+    for (std::size_t i = (page - 1) * 2; i < std::min<std::size_t>(9, page * 2); ++i) {
+      items += (items.empty() ? "" : ",") + server_json(static_cast<int>(i));
+    }
+    return rotor::testing::make_response(200,
+                                         fmt::format(R"({{"count":9,"servers":[{}]}})", items));
+  });
+  std::vector<std::string> ids;
+  auto listed = ecs->for_each_server_page({}, [&](ServerPage& page) -> Result<void> {
+    for (const auto& server : page.servers) {
+      ids.push_back(server.id);
+    }
+    return {};
+  });
+  ASSERT_TRUE(listed) << listed.error().to_string();
+  EXPECT_EQ(ids, (std::vector<std::string>{"id-0", "id-1", "id-2", "id-3", "id-4", "id-5", "id-6",
+                                           "id-7", "id-8"}));
+  EXPECT_EQ(transport_.requests().size(), 5U);
+
+  later_pages_waiting = 0;
+  failing_page = 3;
+  ids.clear();
+  auto failed = ecs->for_each_server_page({}, [&](ServerPage& page) -> Result<void> {
+    for (const auto& server : page.servers) {
+      ids.push_back(server.id);
+    }
+    return {};
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code(), ErrorCode::PermissionDenied);
+  EXPECT_EQ(ids, (std::vector<std::string>{"id-0", "id-1", "id-2", "id-3"}));
 }
 
 // A listing that fails half way returns the error after the pages before it were seen; an error
