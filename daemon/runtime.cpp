@@ -47,7 +47,10 @@ Result<ecs::CloudConfig> cloud_config(const config::Cloud& cloud, const config::
   }
   out.limits.max_batch = static_cast<std::size_t>(cloud.limits.max_batch);
   out.limits.requests_per_second = cloud.limits.requests_per_second;
-  out.limits.burst = cloud.limits.requests_per_second;
+  // A tenth of a second's worth at once, not a whole second's: a gateway that allows exactly R
+  // (with its own burst) then keeps a cushion for the jitter between our clock and its, where a
+  // burst of R throttled at the first bunching (one 429 pauses every request and cuts the rate).
+  out.limits.burst = std::max(1.0, cloud.limits.requests_per_second / 10.0);
   out.limits.adaptive = cloud.limits.adaptive;
   out.limits.request_timeout =
       std::chrono::duration_cast<std::chrono::milliseconds>(cloud.limits.timeout);
