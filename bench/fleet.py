@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -176,6 +177,43 @@ def ecs_counts(sims):
     }
 
 
+class Sampler:
+    """Where the wall time goes: the ECS simulator's accepted resets, once a second, as
+    (seconds since start, resets so far, 429s so far); summarised as the time to the first reset,
+    the steady rate (the middle 80 % of resets) and the tail after the last one."""
+
+    def __init__(self, sims, period=0.5):
+        self.sims, self.period, self.samples = sims, period, []
+        self.started = time.monotonic()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.done.wait(self.period):
+            try:
+                counts = ecs_counts(self.sims)
+            except OSError:
+                continue
+            resets = sum(n for route, codes in counts["routes"].items() if "reset-password" in route
+                         for code, n in codes.items() if code.startswith("2"))
+            self.samples.append((time.monotonic() - self.started, resets, counts["rate_limited"]))
+
+    def stop(self):
+        ended = time.monotonic() - self.started
+        self.done.set()
+        self.thread.join()
+        total = self.samples[-1][1] if self.samples else 0
+        if total == 0:
+            return {"samples": self.samples}
+        at = lambda share: next(t for t, n, _ in self.samples if n >= share * total)
+        first, last = at(1e-9), at(1.0)
+        lo, hi = at(0.1), at(0.9)
+        return {"first_reset_s": first, "last_reset_s": last, "end_s": ended,
+                "steady_resets_per_s": 0.8 * total / (hi - lo) if hi > lo else None,
+                "samples": self.samples}
+
+
 def check_fleet(sims, servers, sample=40):
     """Every server was reset once; a sample's current password is the one Vault holds."""
     fleet = sims.ecs_get("/_sim/servers")["servers"]
@@ -202,7 +240,9 @@ def scenario_rotate(opts, work, name, servers, mode, adaptive, max_batch, keep=F
     try:
         config = rotor_config(work, sims, mode, 10 if adaptive else opts.rps, adaptive,
                               opts.concurrency, max_batch, opts.metrics_port)
+        sampler = Sampler(sims)
         status, wall, cpu, err = run_measured([opts.rotor, "rotate", "-c", config])
+        timeline = sampler.stop()
         if status != 0:
             log(f"rotor rotate exited {status}: {err[-3000:]}")
         counts = ecs_counts(sims)
@@ -215,7 +255,7 @@ def scenario_rotate(opts, work, name, servers, mode, adaptive, max_batch, keep=F
             "ecs_requests_sent": counts["requests"], "http_429": counts["rate_limited"],
             "bound_s": bound, "wall_over_bound": wall / bound if bound else None,
             "achieved_rps": counts["accepted"] / wall, "share_of_r": counts["accepted"] / wall / opts.rps,
-            "check": check, "routes": counts["routes"],
+            "check": check, "routes": counts["routes"], "timeline": timeline,
         }
         log(json.dumps({k: v for k, v in result.items() if k != "routes"}, indent=None))
         if keep:
