@@ -3,9 +3,13 @@
 // metadata on every tick; one by one that is a Vault round trip each (100,000 servers × 3 ms =
 // 5 minutes per tick). The VaultClient is thread-safe, so a few workers overlap the round trips.
 
+#include <condition_variable>
 #include <cstddef>
+#include <deque>
+#include <mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/error.h"
@@ -17,5 +21,35 @@ namespace rotor::daemon {
 // have returned for it. At most `concurrency` requests are in flight (1 = one by one).
 [[nodiscard]] std::vector<Result<vault::KvMetadata>> read_metadata_concurrently(
     vault::VaultClient& vault, std::span<const std::string> paths, std::size_t concurrency);
+
+// The same reads, started while the caller is still finding the paths (listing the cloud page
+// by page): what the listing's round trips and the metadata's would take one after the other
+// overlaps instead. At most `concurrency` reads are in flight. Thread-compatible: one caller
+// adds and finishes; the workers are internal.
+class MetadataPrefetch {
+ public:
+  MetadataPrefetch(vault::VaultClient& vault, std::size_t concurrency);
+  ~MetadataPrefetch();  // stops the workers; reads in flight are finished and dropped
+  MetadataPrefetch(const MetadataPrefetch&) = delete;
+  MetadataPrefetch& operator=(const MetadataPrefetch&) = delete;
+
+  void add(std::string path);
+  // Waits for every added path; one result per path, in the order added. Once.
+  [[nodiscard]] std::vector<Result<vault::KvMetadata>> finish();
+
+ private:
+  void work();
+
+  vault::VaultClient& vault_;
+  std::mutex mutex_;
+  std::condition_variable work_;      // a path was added, or closing
+  std::condition_variable finished_;  // a read finished
+  std::deque<std::string> paths_;
+  std::deque<Result<vault::KvMetadata>> results_;
+  std::size_t next_ = 0;  // the next path to read
+  std::size_t done_ = 0;
+  bool closing_ = false;
+  std::vector<std::jthread> workers_;
+};
 
 }  // namespace rotor::daemon

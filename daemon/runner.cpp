@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/log.h"
@@ -20,7 +21,8 @@ const char* const kResumeHint = "rotor resume --policy ";
 // The non-dry-run part of one policy's run: hold check, waves, budget, hold on a halt.
 void run_policy(Runtime& runtime, const config::Policy& policy, engine::Rotator& rotator,
                 const engine::RotationPolicy& rotation, const config::Cloud& cloud,
-                std::vector<engine::Target> targets, bool explicit_servers,
+                std::vector<engine::Target> targets,
+                const std::vector<Result<vault::KvMetadata>>& metadata, bool explicit_servers,
                 const std::function<void(const engine::Report&)>& report_done, PolicyRun& run) {
   auto logger = log::get("daemon");
   const config::Config& cfg = runtime.config();
@@ -46,16 +48,6 @@ void run_policy(Runtime& runtime, const config::Policy& policy, engine::Rotator&
   // Pending rotations are resumed first and are never held back (I4).
   std::vector<engine::Target> resumes;
   std::vector<engine::Target> fresh;
-  std::vector<std::string> paths;
-  paths.reserve(targets.size());
-  for (const auto& target : targets) {
-    paths.push_back(target.vault_path);
-  }
-  // Overlapped: one Vault round trip per server, one by one, was seconds per thousand servers
-  // before the first rotation started.
-  const auto metadata = read_metadata_concurrently(
-      runtime.vault(), paths,
-      static_cast<std::size_t>(std::max(1, runtime.config().daemon.concurrency)));
   for (std::size_t i = 0; i < targets.size(); ++i) {
     const auto& read = metadata[i];
     const bool pending = read && read->custom_metadata.count("state") != 0 &&
@@ -189,34 +181,49 @@ std::vector<PolicyRun> run_policies(Runtime& runtime, const RunOptions& options)
       runs.push_back(std::move(run));
       continue;
     }
-    auto listing = cloud->list_servers();
+    const bool dry = options.dry_run || policy.dry_run;
+    std::vector<engine::Target> targets;
+    std::vector<engine::Report> locked;
+    // The records' metadata (which rotations are pending) is read while the later pages of the
+    // listing are still coming: one after the other, the two were seconds per 10,000 servers
+    // before the first rotation started. A failed listing drops what was read.
+    std::optional<MetadataPrefetch> prefetch;
+    if (!dry) {
+      prefetch.emplace(runtime.vault(),
+                       static_cast<std::size_t>(std::max(1, cfg.daemon.concurrency)));
+    }
+    auto listing = cloud->for_each_server_page({}, [&](ecs::ServerPage& page) -> Result<void> {
+      for (const std::size_t index : select_indexes(policy, page.servers)) {
+        ecs::Server& server = page.servers[index];
+        if (!options.server_ids.empty() &&
+            std::find(options.server_ids.begin(), options.server_ids.end(), server.id) ==
+                options.server_ids.end()) {
+          continue;
+        }
+        if (server.locked) {
+          // The cloud refuses resets on a locked server; say so instead of counting a failure.
+          engine::Report report;
+          report.server_id = server.id;
+          report.server_name = server.name;
+          report.outcome = engine::Outcome::Skipped;
+          report.detail = "the server is locked in the cloud; unlock it to rotate";
+          locked.push_back(std::move(report));
+          continue;
+        }
+        engine::Target target;
+        target.vault_path = vault_path(cfg.vault.kv.path, *cloud_cfg, policy, server);
+        target.server = std::move(server);
+        if (prefetch) {
+          prefetch->add(target.vault_path);
+        }
+        targets.push_back(std::move(target));
+      }
+      return {};
+    });
     if (!listing) {
       run.error = listing.error();
       runs.push_back(std::move(run));
       continue;
-    }
-    std::vector<engine::Target> targets;
-    std::vector<engine::Report> locked;
-    for (auto& server : select(policy, *listing)) {
-      if (!options.server_ids.empty() &&
-          std::find(options.server_ids.begin(), options.server_ids.end(), server.id) ==
-              options.server_ids.end()) {
-        continue;
-      }
-      if (server.locked) {
-        // The cloud refuses resets on a locked server; say so instead of counting a failure.
-        engine::Report report;
-        report.server_id = server.id;
-        report.server_name = server.name;
-        report.outcome = engine::Outcome::Skipped;
-        report.detail = "the server is locked in the cloud; unlock it to rotate";
-        locked.push_back(std::move(report));
-        continue;
-      }
-      engine::Target target;
-      target.vault_path = vault_path(cfg.vault.kv.path, *cloud_cfg, policy, server);
-      target.server = std::move(server);
-      targets.push_back(std::move(target));
     }
     const engine::RotationPolicy rotation = rotation_policy(policy);
 
@@ -231,13 +238,15 @@ std::vector<PolicyRun> run_policies(Runtime& runtime, const RunOptions& options)
       }
     };
 
-    if (options.dry_run || policy.dry_run) {
+    if (dry) {
       run.reports = dry_run(runtime, *cloud, rotation, targets);
       for (const auto& report : run.reports) {
         report_done(report);
       }
     } else {
-      run_policy(runtime, policy, *rotator, rotation, *cloud_cfg, std::move(targets),
+      const auto metadata = prefetch->finish();
+      prefetch.reset();
+      run_policy(runtime, policy, *rotator, rotation, *cloud_cfg, std::move(targets), metadata,
                  !options.server_ids.empty(), report_done, run);
     }
     for (auto& report : locked) {
