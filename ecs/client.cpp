@@ -548,18 +548,15 @@ Result<void> EcsClient::for_each_server_page(
   // a count, one by one until a short page.
   std::size_t seen = 0;
   std::optional<std::size_t> known_pages;
-  std::deque<std::future<Result<Fetched>>> ahead;  // pages next_handed … next_asked - 1
-  std::size_t next_asked = 1;
+  std::deque<std::future<Result<Fetched>>> ahead;  // the pages after `page` already asked for
   const std::size_t window = std::max<std::size_t>(1, config_.limits.listing_pages_in_flight);
+  const auto next_ahead = [&ahead] {
+    auto fetched = ahead.front().get();
+    ahead.pop_front();
+    return fetched;
+  };
   for (std::size_t page = 1; page <= kMaxPages; ++page) {
-    Result<Fetched> fetched = tl::unexpected<Error>(Error(ErrorCode::Internal, "not fetched"));
-    if (ahead.empty()) {
-      fetched = fetch(page);
-      next_asked = page + 1;
-    } else {
-      fetched = ahead.front().get();
-      ahead.pop_front();
-    }
+    Result<Fetched> fetched = ahead.empty() ? fetch(page) : next_ahead();
     if (!fetched) {
       return tl::unexpected<Error>(std::move(fetched).error());
     }
@@ -569,13 +566,14 @@ Result<void> EcsClient::for_each_server_page(
       return fail(ErrorCode::ResponseTooLarge, "GET {}: more than {} servers", path,
                   filter.max_servers);
     }
-    if (page == 1 && fetched->count && limit > 0) {
+    if (page == 1 && fetched->count) {
       known_pages = std::min(kMaxPages, (*fetched->count + limit - 1) / limit);
     }
     const bool last = items == 0 || items < limit || (fetched->count && seen >= *fetched->count);
     if (!last && known_pages) {
-      while (ahead.size() < window && next_asked <= *known_pages) {
-        ahead.push_back(std::async(std::launch::async, fetch, next_asked++));
+      for (std::size_t asked = page + 1 + ahead.size();
+           ahead.size() < window && asked <= *known_pages; ++asked) {
+        ahead.push_back(std::async(std::launch::async, fetch, asked));
       }
     }
     ServerPage current{fetched->servers, fetched->count};
