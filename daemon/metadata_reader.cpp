@@ -1,41 +1,21 @@
 #include "daemon/metadata_reader.h"
 
 #include <algorithm>
-#include <atomic>
-#include <thread>
+
+#include "common/parallel.h"
 
 namespace rotor::daemon {
 
 std::vector<Result<vault::KvMetadata>> read_metadata_concurrently(
     vault::VaultClient& vault, std::span<const std::string> paths, std::size_t concurrency) {
   std::vector<Result<vault::KvMetadata>> results(paths.size());
-  std::atomic<std::size_t> next{0};
-  const auto worker = [&] {
-    for (std::size_t i = next++; i < paths.size(); i = next++) {
-      results[i] = vault.read_metadata(paths[i]);
-    }
-  };
-  const std::size_t threads =
-      std::clamp<std::size_t>(concurrency, 1, std::max<std::size_t>(1, paths.size()));
-  {
-    std::vector<std::jthread> pool;
-    pool.reserve(threads - 1);
-    for (std::size_t t = 1; t < threads; ++t) {
-      pool.emplace_back(worker);
-    }
-    worker();  // the calling thread is one of the workers
-  }
+  parallel_for(paths.size(), concurrency,
+               [&](std::size_t i) { results[i] = vault.read_metadata(paths[i]); });
   return results;
 }
 
 MetadataPrefetch::MetadataPrefetch(vault::VaultClient& vault, std::size_t concurrency)
-    : vault_(vault) {
-  const std::size_t threads = std::max<std::size_t>(1, concurrency);
-  workers_.reserve(threads);
-  for (std::size_t t = 0; t < threads; ++t) {
-    workers_.emplace_back([this] { work(); });
-  }
-}
+    : vault_(vault), most_workers_(std::max<std::size_t>(1, concurrency)) {}
 
 MetadataPrefetch::~MetadataPrefetch() {
   {
@@ -51,6 +31,9 @@ void MetadataPrefetch::add(std::string path) {
     const std::lock_guard lock(mutex_);
     paths_.push_back(std::move(path));
     results_.emplace_back(tl::unexpected<Error>(Error(ErrorCode::Internal, "not read")));
+    if (workers_.size() < most_workers_ && workers_.size() < paths_.size() - next_) {
+      workers_.emplace_back([this] { work(); });  // no more workers than paths waiting
+    }
   }
   work_.notify_one();
 }

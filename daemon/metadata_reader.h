@@ -41,6 +41,7 @@ class MetadataPrefetch {
   void work();
 
   vault::VaultClient& vault_;
+  const std::size_t most_workers_;
   std::mutex mutex_;
   std::condition_variable work_;      // a path was added, or closing
   std::condition_variable finished_;  // a read finished
