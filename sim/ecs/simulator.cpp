@@ -1,16 +1,14 @@
 // The only translation unit of the ECS simulator that includes <httplib.h>.
 #include "sim/ecs/simulator.h"
 
-#include <arpa/inet.h>
 #include <httplib.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <stdexcept>
 
 #include "common/log.h"
-#include "sim/net/listen_backlog.h"
+#include "sim/net/sockets.h"
 
 namespace rotor::sim {
 namespace {
@@ -18,37 +16,24 @@ namespace {
 // The accepted socket that carries `req`: the one whose local and peer ports are the request's.
 // httplib does not expose it, so the simulator finds it among its own descriptors.
 int find_connection(const httplib::Request& req) {
-  for (int fd = 0; fd < 65536; ++fd) {
+  int found = -1;
+  for_each_own_socket([&](int fd) {
     sockaddr_storage local{};
     socklen_t length = sizeof(local);
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) {
-      if (errno == EBADF && fd > 4096) {
-        break;
-      }
-      continue;
-    }
-    if (local.ss_family != AF_INET && local.ss_family != AF_INET6) {
-      continue;
-    }
-    auto port_of = [](const sockaddr_storage& addr) {
-      if (addr.ss_family == AF_INET) {
-        return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port));
-      }
-      return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port));
-    };
-    if (port_of(local) != req.local_port) {
-      continue;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0 ||
+        port_of(local) != req.local_port) {
+      return true;
     }
     sockaddr_storage peer{};
     length = sizeof(peer);
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) {
-      continue;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) == 0 &&
+        port_of(peer) == req.remote_port) {
+      found = fd;
+      return false;
     }
-    if (port_of(peer) == req.remote_port) {
-      return fd;
-    }
-  }
-  return -1;
+    return true;
+  });
+  return found;
 }
 
 // Drops the connection with a TCP reset and no answer. connect(AF_UNSPEC) disconnects the socket

@@ -1,7 +1,6 @@
-#include "sim/net/listen_backlog.h"
+#include "sim/net/sockets.h"
 
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -10,14 +9,8 @@
 #include <system_error>
 
 namespace rotor::sim {
-namespace {
 
-int bound_port(int fd) {
-  sockaddr_storage address{};
-  socklen_t length = sizeof(address);
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    return -1;
-  }
+int port_of(const sockaddr_storage& address) {
   if (address.ss_family == AF_INET) {
     return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
   }
@@ -27,18 +20,8 @@ int bound_port(int fd) {
   return -1;
 }
 
-bool is_listening(int fd) {
-  int accepting = 0;
-  socklen_t length = sizeof(accepting);
-  return ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0 && accepting != 0;
-}
-
-}  // namespace
-
-bool widen_listen_backlog(int port) {
-  // httplib keeps its socket private, so find it among this process's descriptors.
+void for_each_own_socket(const std::function<bool(int fd)>& visit) {
   std::error_code error;
-  bool widened = false;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", error)) {
     const std::string name = entry.path().filename().string();
     char* end = nullptr;
@@ -50,11 +33,26 @@ bool widen_listen_backlog(int port) {
     if (::fstat(static_cast<int>(fd), &info) != 0 || !S_ISSOCK(info.st_mode)) {
       continue;
     }
-    const int socket = static_cast<int>(fd);
-    if (is_listening(socket) && bound_port(socket) == port && ::listen(socket, SOMAXCONN) == 0) {
-      widened = true;
+    if (!visit(static_cast<int>(fd))) {
+      return;
     }
   }
+}
+
+bool widen_listen_backlog(int port) {
+  bool widened = false;
+  for_each_own_socket([&](int fd) {
+    int accepting = 0;
+    socklen_t length = sizeof(accepting);
+    sockaddr_storage local{};
+    socklen_t local_length = sizeof(local);
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0 && accepting != 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) == 0 &&
+        port_of(local) == port && ::listen(fd, SOMAXCONN) == 0) {
+      widened = true;
+    }
+    return true;
+  });
   return widened;
 }
 

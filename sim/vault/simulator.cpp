@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "sim/net/listen_backlog.h"
+#include "sim/net/sockets.h"
 
 namespace rotor::sim {
 
