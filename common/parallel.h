@@ -24,7 +24,8 @@ namespace rotor {
 
 // A cap on the helper threads that several parallel_for calls start between them (for example
 // the batches one Rotator runs side by side): a call asks for what it could use and gets what is
-// left, and gives it back when it returns. With nothing left a call runs on its calling thread.
+// left, asks again as it hands out indices, and gives it all back when it returns. With nothing
+// left a call runs on its calling thread until helpers come free.
 // Never blocks. Thread-safe.
 class ThreadBudget {
  public:
@@ -44,75 +45,108 @@ class ThreadBudget {
     free_ += helpers;
   }
 
-  // Gives `helpers` back when it goes (budget may be null: nothing to give back).
-  class Lease {
-   public:
-    Lease(ThreadBudget* budget, std::size_t helpers) : budget_(budget), helpers_(helpers) {}
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    Lease(Lease&&) = delete;
-    Lease& operator=(Lease&&) = delete;
-    ~Lease() {
-      if (budget_ != nullptr && helpers_ > 0) {
-        budget_->give_back(helpers_);
-      }
-    }
-
-   private:
-    ThreadBudget* budget_;
-    std::size_t helpers_;
-  };
-
  private:
   std::mutex mutex_;
   std::size_t free_;
 };
 
-// `budget` (optional) caps the helper threads beyond the calling one.
+// `budget` (optional) caps the helper threads beyond the calling one. A call that got fewer
+// helpers than it could use asks the budget again each time it hands out an index: helpers that
+// another call gives back join it then. (Taken once at the start, a call that found the budget
+// empty ran alone to its end: in shared mode the second batch of a wave did its 500 probes one by
+// one while the first batch's helpers sat idle, 40 s at 10,000 servers.)
 template <typename Body>
 void parallel_for(std::size_t n, std::size_t limit, ThreadBudget* budget, Body&& body) {
   const std::size_t wanted = std::min(std::max<std::size_t>(1, limit), n);
-  const std::size_t helpers =
-      wanted <= 1 ? 0 : (budget != nullptr ? budget->take(wanted - 1) : wanted - 1);
-  const ThreadBudget::Lease lease(budget, helpers);
-  const std::size_t threads = helpers + 1;
-  if (threads <= 1) {
+  if (wanted <= 1) {
     for (std::size_t i = 0; i < n; ++i) {
       body(i);
     }
     return;
   }
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex mutex;
-  std::exception_ptr first;
-  const auto worker = [&] {
-    for (std::size_t i = next++; i < n && !failed.load(); i = next++) {
-      try {
-        body(i);
-      } catch (...) {
-        const std::lock_guard lock(mutex);
-        if (!first) {
-          first = std::current_exception();
+  struct Shared {
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> failed{false};
+    std::mutex mutex;  // guards first, pool, helpers, closed
+    std::exception_ptr first;
+    std::vector<std::jthread> pool;
+    std::size_t helpers = 0;        // taken from the budget (or, without one, started)
+    std::atomic<bool> full{false};  // helpers == wanted - 1, or closed: no more to ask for
+    bool closed = false;
+  } shared;
+  const std::size_t most_helpers = wanted - 1;
+
+  // Runs indices until none is left; before each, tries to bring the helpers up to what the
+  // remaining indices could use.
+  struct Worker {
+    Shared& shared;
+    Body& body;
+    std::size_t n;
+    std::size_t most_helpers;
+    ThreadBudget* budget;
+
+    void grow() const {
+      if (shared.full.load()) {
+        return;
+      }
+      const std::lock_guard lock(shared.mutex);
+      if (shared.closed || shared.helpers >= most_helpers) {
+        shared.full = true;
+        return;
+      }
+      const std::size_t started = shared.next.load();
+      const std::size_t left = started < n ? n - started : 0;
+      const std::size_t useful = std::min(most_helpers - shared.helpers, left);
+      if (useful == 0) {
+        return;
+      }
+      const std::size_t granted = budget != nullptr ? budget->take(useful) : useful;
+      std::size_t running = 0;
+      for (; running < granted; ++running) {
+        try {
+          shared.pool.emplace_back([worker = *this] { worker.run(); });
+        } catch (const std::system_error&) {
+          shared.full = true;  // no more threads to be had: the ones running do the work
+          break;
         }
-        failed = true;
+      }
+      if (budget != nullptr && running < granted) {
+        budget->give_back(granted - running);
+      }
+      shared.helpers += running;
+    }
+
+    void run() const {
+      for (std::size_t i = shared.next++; i < n && !shared.failed.load(); i = shared.next++) {
+        grow();
+        try {
+          body(i);
+        } catch (...) {
+          const std::lock_guard lock(shared.mutex);
+          if (!shared.first) {
+            shared.first = std::current_exception();
+          }
+          shared.failed = true;
+        }
       }
     }
   };
+  Worker{shared, body, n, most_helpers, budget}.run();
+  std::vector<std::jthread> pool;
+  std::size_t helpers = 0;
   {
-    std::vector<std::jthread> pool;
-    pool.reserve(threads - 1);
-    for (std::size_t t = 1; t < threads; ++t) {
-      try {
-        pool.emplace_back(worker);
-      } catch (const std::system_error&) {
-        break;  // no more threads to be had: the ones running (and this one) do the work
-      }
-    }
-    worker();
-  }  // joins the pool
-  if (first) {
-    std::rethrow_exception(first);
+    const std::lock_guard lock(shared.mutex);
+    shared.closed = true;  // no helper starts another from now on
+    shared.full = true;
+    pool = std::move(shared.pool);
+    helpers = shared.helpers;
+  }
+  pool.clear();  // joins
+  if (budget != nullptr) {
+    budget->give_back(helpers);
+  }
+  if (shared.first) {
+    std::rethrow_exception(shared.first);
   }
 }
 

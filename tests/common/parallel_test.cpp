@@ -102,5 +102,56 @@ TEST(ParallelForTest, BudgetCapsTheHelpers) {
   EXPECT_EQ(three.take(100), 3U) << "every helper was given back";
 }
 
+// A call that found the budget empty takes the helpers another call gives back, from its next
+// index on (it does not run alone to its end). B's first index waits until A (which holds the
+// whole budget) has returned; every later index of B waits for a second one to run beside it,
+// which only a helper taken after the start can be.
+TEST(ParallelForTest, ACallTakesTheHelpersGivenBackWhileItRuns) {
+  ThreadBudget budget(2);
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::size_t a_running = 0;
+  bool release_a = false;
+  bool a_returned = false;
+  std::thread a([&] {
+    parallel_for(3, 3, &budget, [&](std::size_t) {
+      std::unique_lock lock(mutex);
+      ++a_running;
+      changed.notify_all();
+      changed.wait(lock, [&] { return release_a; });
+    });
+    const std::lock_guard lock(mutex);
+    a_returned = true;
+    changed.notify_all();
+  });
+  {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return a_running == 3; });  // A holds both helpers
+  }
+  std::size_t b_running = 0;
+  std::size_t b_most = 0;
+  bool b_alone_too_long = false;
+  parallel_for(12, 3, &budget, [&](std::size_t i) {
+    std::unique_lock lock(mutex);
+    if (i == 0) {
+      release_a = true;
+      changed.notify_all();
+      changed.wait(lock, [&] { return a_returned; });
+      return;
+    }
+    ++b_running;
+    b_most = std::max(b_most, b_running);
+    changed.notify_all();
+    if (!changed.wait_for(lock, std::chrono::seconds(10), [&] { return b_most >= 2; })) {
+      b_alone_too_long = true;
+    }
+    --b_running;
+  });
+  a.join();
+  EXPECT_FALSE(b_alone_too_long) << "the helpers A gave back never joined B";
+  EXPECT_GE(b_most, 2U);
+  EXPECT_EQ(budget.take(100), 2U) << "every helper was given back";
+}
+
 }  // namespace
 }  // namespace rotor
