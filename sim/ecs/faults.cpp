@@ -254,6 +254,10 @@ FaultInjector::Decision FaultInjector::decide(std::string_view method, std::stri
   for (auto it = forced_.begin(); it != forced_.end(); ++it) {
     if ((it->method.empty() || it->method == method) &&
         (it->path_contains.empty() || path.find(it->path_contains) != std::string_view::npos)) {
+      if (it->skip > 0) {
+        --it->skip;
+        continue;
+      }
       decision.fault = it->fault;
       if (--it->count <= 0) {
         forced_.erase(it);

@@ -75,6 +75,7 @@ struct ForcedFault {
   std::string method;         // empty = any
   std::string path_contains;  // empty = any
   int count = 1;
+  int skip = 0;  // matching requests let through before the first one this fault hits
 };
 
 class FaultInjector {

@@ -1735,7 +1735,8 @@ SimResponse EcsService::handle(const SimRequest& req) {
             if (!f.is_object() || !cls)
               return control_error(400, "unknown fault class");
             forced.push_back({*cls, f.value("method", std::string()),
-                              f.value("path_contains", std::string()), f.value("count", 1)});
+                              f.value("path_contains", std::string()), f.value("count", 1),
+                              f.value("skip", 0)});
           }
         }
         set_faults(*profile);
