@@ -69,7 +69,9 @@ int rotate(const RotateOptions& options) {
   run_options.dry_run = options.dry_run;
   run_options.progress = [tty](const engine::Report& report, std::size_t done, std::size_t total) {
     if (tty) {
-      std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s", done, total,
+      // The total is known once the listing is over; until then the line counts up.
+      const std::string of = total == 0 ? "…" : std::to_string(total);
+      std::fprintf(stderr, "\r\033[K[%zu/%s] %s %s", done, of.c_str(),
                    std::string(engine::to_string(report.outcome)).c_str(),
                    report.server_name.c_str());
       if (done == total) {
@@ -92,7 +94,6 @@ int rotate(const RotateOptions& options) {
       failed = true;
       std::printf("%-38s %-18s %-14s %-8s %-17s %-4s %s\n", "-", "-", run.policy.c_str(), "error",
                   "-", "-", run.error->to_string().c_str());
-      continue;
     }
     for (const auto& report : run.reports) {
       ++totals[report.outcome];

@@ -29,9 +29,9 @@ MetadataPrefetch::~MetadataPrefetch() {
 void MetadataPrefetch::add(std::string path) {
   {
     const std::lock_guard lock(mutex_);
-    paths_.push_back(std::move(path));
-    results_.emplace_back(tl::unexpected<Error>(Error(ErrorCode::Internal, "not read")));
-    if (workers_.size() < most_workers_ && workers_.size() < paths_.size() - next_) {
+    entries_.push_back(Entry{std::move(path), std::nullopt});
+    ++added_;
+    if (workers_.size() < most_workers_ && workers_.size() < added_ - next_) {
       workers_.emplace_back([this] { work(); });  // no more workers than paths waiting
     }
   }
@@ -41,31 +41,46 @@ void MetadataPrefetch::add(std::string path) {
 void MetadataPrefetch::work() {
   std::unique_lock lock(mutex_);
   while (true) {
-    work_.wait(lock, [this] { return closing_ || next_ < paths_.size(); });
+    work_.wait(lock, [this] { return closing_ || next_ < added_; });
     if (closing_) {
       return;
     }
     const std::size_t index = next_++;
-    const std::string path = paths_[index];
+    // An entry leaves the deque only once read, so this one is still there; push_back never
+    // moves the elements.
+    Entry& entry = entries_[index - taken_];
+    const std::string path = entry.path;
     lock.unlock();
     auto metadata = vault_.read_metadata(path);
     lock.lock();
-    results_[index] = std::move(metadata);  // deque: push_back never moves the elements
-    if (++done_ == paths_.size()) {
+    entry.result = std::move(metadata);
+    if (++done_ == added_) {
       finished_.notify_one();
     }
   }
 }
 
+std::vector<Result<vault::KvMetadata>> MetadataPrefetch::take_ready() {
+  const std::lock_guard lock(mutex_);
+  std::vector<Result<vault::KvMetadata>> ready;
+  while (!entries_.empty() && entries_.front().result) {
+    ready.push_back(std::move(*entries_.front().result));
+    entries_.pop_front();
+    ++taken_;
+  }
+  return ready;
+}
+
 std::vector<Result<vault::KvMetadata>> MetadataPrefetch::finish() {
   std::unique_lock lock(mutex_);
-  finished_.wait(lock, [this] { return done_ == paths_.size(); });
-  std::vector<Result<vault::KvMetadata>> results(std::make_move_iterator(results_.begin()),
-                                                 std::make_move_iterator(results_.end()));
-  results_.clear();
-  paths_.clear();
-  next_ = 0;
-  done_ = 0;
+  finished_.wait(lock, [this] { return done_ == added_; });
+  std::vector<Result<vault::KvMetadata>> results;
+  results.reserve(entries_.size());
+  for (auto& entry : entries_) {
+    results.push_back(std::move(*entry.result));
+  }
+  entries_.clear();
+  added_ = next_ = done_ = taken_ = 0;
   return results;
 }
 

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -34,7 +35,10 @@ class MetadataPrefetch {
   MetadataPrefetch& operator=(const MetadataPrefetch&) = delete;
 
   void add(std::string path);
-  // Waits for every added path; one result per path, in the order added. Once.
+  // The results not taken yet whose reads, and every earlier one's, have finished, in the order
+  // added; never waits.
+  [[nodiscard]] std::vector<Result<vault::KvMetadata>> take_ready();
+  // Waits for every added path; the results not taken yet, in the order added. Once.
   [[nodiscard]] std::vector<Result<vault::KvMetadata>> finish();
 
  private:
@@ -45,10 +49,15 @@ class MetadataPrefetch {
   std::mutex mutex_;
   std::condition_variable work_;      // a path was added, or closing
   std::condition_variable finished_;  // a read finished
-  std::deque<std::string> paths_;
-  std::deque<Result<vault::KvMetadata>> results_;
-  std::size_t next_ = 0;  // the next path to read
-  std::size_t done_ = 0;
+  struct Entry {
+    std::string path;
+    std::optional<Result<vault::KvMetadata>> result;  // once read
+  };
+  std::deque<Entry> entries_;  // from the first result not taken yet
+  std::size_t added_ = 0;
+  std::size_t next_ = 0;   // the next path to read (counted over every path added)
+  std::size_t done_ = 0;   // reads finished
+  std::size_t taken_ = 0;  // results handed out (they left entries_)
   bool closing_ = false;
   std::vector<std::jthread> workers_;
 };

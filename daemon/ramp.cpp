@@ -3,157 +3,230 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <map>
-#include <mutex>
+#include <iterator>
+#include <stdexcept>
 #include <thread>
+#include <utility>
 
 namespace rotor::daemon {
-namespace {
 
-void add_batches(std::vector<PlannedJob>& out, std::vector<engine::Target>& targets,
-                 std::size_t begin, std::size_t end, std::size_t batch, std::size_t wave) {
-  for (std::size_t start = begin; start < end; start += batch) {
-    PlannedJob job;
-    job.wave = wave;
-    const auto stop = std::min(end, start + batch);
-    job.targets.assign(
-        std::make_move_iterator(targets.begin() + static_cast<std::ptrdiff_t>(start)),
-        std::make_move_iterator(targets.begin() + static_cast<std::ptrdiff_t>(stop)));
-    out.push_back(std::move(job));
-  }
+WavePlanner::WavePlanner(std::size_t batch, std::size_t canary)
+    : batch_(std::max<std::size_t>(1, batch)), wave_size_(std::max<std::size_t>(1, canary)) {
+  resumes_.wave = 0;
+  fresh_.wave = 1;
 }
 
-}  // namespace
-
-std::vector<PlannedJob> plan_waves(std::vector<engine::Target> resumes,
-                                   std::vector<engine::Target> fresh, std::size_t batch,
-                                   std::size_t canary) {
-  batch = std::max<std::size_t>(1, batch);
-  canary = std::max<std::size_t>(1, canary);
+std::vector<PlannedJob> WavePlanner::add_resume(engine::Target target) {
   std::vector<PlannedJob> out;
-  add_batches(out, resumes, 0, resumes.size(), batch, 0);
-  std::size_t wave = 1;
-  std::size_t size = canary;
-  for (std::size_t start = 0; start < fresh.size(); ++wave) {
-    const std::size_t end = std::min(fresh.size(), start + size);
-    add_batches(out, fresh, start, end, batch, wave);
-    start = end;
-    size *= 2;
+  resumes_.targets.push_back(std::move(target));
+  if (resumes_.targets.size() == batch_) {
+    out.push_back(std::exchange(resumes_, PlannedJob{}));
   }
   return out;
 }
 
-bool run_ramped(std::vector<RampRun>& runs, std::vector<RampJob>& jobs, int concurrency,
-                const std::atomic<bool>& stop, const RampDone& done) {
-  // Per run: its jobs in wave order, the next one to start, and the unfinished jobs per wave
-  // (a job may start when no earlier wave of its run has unfinished jobs). O(runs) per pick, so
-  // a pass over 100,000 servers stays cheap.
-  struct RunState {
-    std::vector<std::size_t> order;
-    std::size_t next = 0;
-    std::map<std::size_t, std::size_t> unfinished;  // wave → jobs not finished
-  };
-  std::vector<RunState> state(runs.size());
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    state.at(jobs[i].run).order.push_back(i);
-    ++state[jobs[i].run].unfinished[jobs[i].wave];
+std::vector<PlannedJob> WavePlanner::add_fresh(engine::Target target) {
+  std::vector<PlannedJob> out;
+  fresh_.targets.push_back(std::move(target));
+  ++wave_filled_;
+  const bool wave_full = wave_filled_ == wave_size_;
+  if (fresh_.targets.size() == batch_ || wave_full) {
+    const std::size_t wave = fresh_.wave;
+    out.push_back(std::exchange(fresh_, PlannedJob{}));
+    fresh_.wave = wave;
   }
-  for (auto& run : state) {
-    std::stable_sort(run.order.begin(), run.order.end(),
-                     [&](std::size_t a, std::size_t b) { return jobs[a].wave < jobs[b].wave; });
+  if (wave_full) {
+    ++fresh_.wave;
+    wave_size_ *= 2;
+    wave_filled_ = 0;
   }
-  std::mutex mutex;
-  std::condition_variable changed;
-  bool interrupted = false;
+  return out;
+}
 
-  const auto blocked_for_good = [&](const RampJob& job) {
-    return job.wave > 0 && runs[job.run].halted;
-  };
-  const auto account = [&](const RampJob& job, const std::vector<engine::Report>& reports) {
-    RampRun& run = runs[job.run];
-    for (const auto& report : reports) {
-      if (report.outcome == engine::Outcome::Skipped) {
-        continue;
-      }
-      ++run.attempted;
-      if (report.outcome == engine::Outcome::Failed) {
-        ++run.failed;
-      }
-    }
-    if (!run.halted && run.failed > run.budget.allowed(run.attempted)) {
-      run.halted = true;
-      run.halt_reason =
-          fmt::format("{} definite failures among {} servers exceed the error budget ({})",
-                      run.failed, run.attempted, run.budget.to_string());
-    }
-    auto& unfinished = state[job.run].unfinished;
-    if (auto wave = unfinished.find(job.wave); wave != unfinished.end() && --wave->second == 0) {
-      unfinished.erase(wave);
-    }
-  };
+std::vector<PlannedJob> WavePlanner::finish() {
+  std::vector<PlannedJob> out;
+  if (!resumes_.targets.empty()) {
+    out.push_back(std::exchange(resumes_, PlannedJob{}));
+  }
+  if (!fresh_.targets.empty()) {
+    out.push_back(std::exchange(fresh_, PlannedJob{}));
+  }
+  return out;
+}
 
-  const auto worker = [&] {
-    std::unique_lock lock(mutex);
-    while (true) {
-      std::size_t pick = jobs.size();
-      bool may_wait = false;
-      for (auto& run : state) {
-        if (run.next >= run.order.size()) {
-          continue;
-        }
-        const RampJob& job = jobs[run.order[run.next]];
-        if (blocked_for_good(job)) {
-          continue;  // every later job of this run is in a later wave too
-        }
-        if (!run.unfinished.empty() && job.wave > run.unfinished.begin()->first) {
-          may_wait = true;  // an earlier wave is still running
-          continue;
-        }
-        pick = run.order[run.next];
-        break;
-      }
-      if (pick < jobs.size() && stop.load()) {
-        interrupted = true;
+std::vector<PlannedJob> plan_waves(std::vector<engine::Target> resumes,
+                                   std::vector<engine::Target> fresh, std::size_t batch,
+                                   std::size_t canary) {
+  WavePlanner planner(batch, canary);
+  std::vector<PlannedJob> out;
+  const auto keep = [&out](std::vector<PlannedJob> jobs) {
+    std::move(jobs.begin(), jobs.end(), std::back_inserter(out));
+  };
+  for (auto& target : resumes) {
+    keep(planner.add_resume(std::move(target)));
+  }
+  // The resumes' last, partly filled batch comes before the new rotations.
+  std::vector<PlannedJob> rest = planner.finish();
+  keep(std::move(rest));
+  for (auto& target : fresh) {
+    keep(planner.add_fresh(std::move(target)));
+  }
+  keep(planner.finish());
+  return out;
+}
+
+RampExecutor::RampExecutor(std::vector<RampRun>& runs, const std::atomic<bool>& stop, RampDone done)
+    : runs_(runs), stop_(stop), done_(std::move(done)), state_(runs.size()) {}
+
+void RampExecutor::add(RampJob job) {
+  {
+    const std::lock_guard lock(mutex_);
+    RunState& run = state_.at(job.run);
+    if (job.wave > 0 && !run.order.empty() && jobs_[run.order.back()].wave > job.wave) {
+      throw std::logic_error(
+          fmt::format("ramp: wave {} added after wave {}", job.wave, jobs_[run.order.back()].wave));
+    }
+    const std::size_t index = jobs_.size();
+    if (job.wave == 0) {
+      run.resumes.push_back(index);
+    } else {
+      run.order.push_back(index);
+      ++run.unfinished[job.wave];
+    }
+    jobs_.push_back(std::move(job));
+  }
+  changed_.notify_one();
+}
+
+void RampExecutor::close() {
+  {
+    const std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  changed_.notify_all();
+}
+
+RampExecutor::Pick RampExecutor::pick_locked() {
+  Pick pick;
+  for (std::size_t r = 0; r < state_.size(); ++r) {  // resumes first, whatever the waves do
+    if (!state_[r].resumes.empty()) {
+      pick.job = state_[r].resumes.front();
+      pick.run = r;
+      pick.resume = true;
+      state_[r].resumes.pop_front();
+      return pick;
+    }
+  }
+  for (std::size_t r = 0; r < state_.size(); ++r) {
+    RunState& run = state_[r];
+    if (run.next >= run.order.size() || runs_[r].halted) {
+      continue;  // nothing added yet, or halted: every later job is held back for good
+    }
+    const RampJob& job = jobs_[run.order[run.next]];
+    if (!run.unfinished.empty() && job.wave > run.unfinished.begin()->first) {
+      pick.may_wait = true;  // an earlier wave is still running
+      continue;
+    }
+    pick.job = run.order[run.next++];
+    pick.run = r;
+    return pick;
+  }
+  return pick;
+}
+
+void RampExecutor::put_back_locked(const Pick& pick) {
+  if (pick.resume) {
+    state_[pick.run].resumes.push_front(*pick.job);
+  } else {
+    --state_[pick.run].next;
+  }
+}
+
+void RampExecutor::account_locked(const RampJob& job, const std::vector<engine::Report>& reports) {
+  RampRun& run = runs_[job.run];
+  for (const auto& report : reports) {
+    if (report.outcome == engine::Outcome::Skipped) {
+      continue;
+    }
+    ++run.attempted;
+    if (report.outcome == engine::Outcome::Failed) {
+      ++run.failed;
+    }
+  }
+  if (!run.halted && run.failed > run.budget.allowed(run.attempted)) {
+    run.halted = true;
+    run.halt_reason =
+        fmt::format("{} definite failures among {} servers exceed the error budget ({})",
+                    run.failed, run.attempted, run.budget.to_string());
+  }
+  if (job.wave == 0) {
+    return;
+  }
+  auto& unfinished = state_[job.run].unfinished;
+  if (auto wave = unfinished.find(job.wave); wave != unfinished.end() && --wave->second == 0) {
+    unfinished.erase(wave);
+  }
+}
+
+void RampExecutor::work() {
+  std::unique_lock lock(mutex_);
+  while (!interrupted_) {
+    const Pick pick = pick_locked();
+    if (pick.job && stop_.load()) {
+      put_back_locked(pick);  // a stop leaves the job unstarted, and says so
+      interrupted_ = true;
+      changed_.notify_all();
+      return;
+    }
+    if (!pick.job) {
+      if (closed_ && !pick.may_wait) {
         return;
       }
-      if (pick == jobs.size()) {
-        if (!may_wait) {
-          return;
-        }
-        changed.wait(lock);
-        continue;
-      }
-      ++state[jobs[pick].run].next;
-      lock.unlock();
-      std::vector<engine::Report> reports = jobs[pick].work();
-      lock.lock();
-      account(jobs[pick], reports);
-      if (done) {
-        done(jobs[pick], reports);
-      }
-      changed.notify_all();
+      changed_.wait(lock);
+      continue;
     }
-  };
+    RampJob& job = jobs_[*pick.job];
+    lock.unlock();
+    std::vector<engine::Report> reports = job.work();
+    lock.lock();
+    account_locked(job, reports);
+    if (done_) {
+      done_(job, reports);
+    }
+    changed_.notify_all();
+  }
+}
 
-  const auto threads = std::min(static_cast<std::size_t>(std::max(1, concurrency)),
-                                std::max<std::size_t>(1, jobs.size()));
+bool RampExecutor::run(int concurrency) {
   {
     std::vector<std::jthread> pool;
-    for (std::size_t t = 1; t < threads; ++t) {
-      pool.emplace_back(worker);
+    for (int t = 1; t < std::max(1, concurrency); ++t) {
+      pool.emplace_back([this] { work(); });
     }
-    worker();
-  }
-  for (auto& run : state) {
-    for (std::size_t k = run.next; k < run.order.size(); ++k) {
-      const RampJob& job = jobs[run.order[k]];
-      if (blocked_for_good(job)) {
-        runs[job.run].untouched += job.servers;
-      }
+    work();
+  }  // joins the pool
+  const std::lock_guard lock(mutex_);
+  for (std::size_t r = 0; r < state_.size(); ++r) {
+    if (!runs_[r].halted) {
+      continue;
+    }
+    for (std::size_t k = state_[r].next; k < state_[r].order.size(); ++k) {
+      runs_[r].untouched += jobs_[state_[r].order[k]].servers;
     }
   }
-  return interrupted;
+  return interrupted_;
+}
+
+bool run_ramped(std::vector<RampRun>& runs, std::vector<RampJob>& jobs, int concurrency,
+                const std::atomic<bool>& stop, const RampDone& done) {
+  RampExecutor executor(runs, stop, done);
+  for (auto& job : jobs) {
+    executor.add(std::move(job));
+  }
+  executor.close();
+  const auto threads = std::min(static_cast<std::size_t>(std::max(1, concurrency)),
+                                std::max<std::size_t>(1, jobs.size()));
+  return executor.run(static_cast<int>(threads));
 }
 
 }  // namespace rotor::daemon

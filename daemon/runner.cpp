@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -18,96 +19,163 @@ namespace {
 
 const char* const kResumeHint = "rotor resume --policy ";
 
-// The non-dry-run part of one policy's run: hold check, waves, budget, hold on a halt.
-void run_policy(Runtime& runtime, const config::Policy& policy, engine::Rotator& rotator,
-                const engine::RotationPolicy& rotation, const config::Cloud& cloud,
-                std::vector<engine::Target> targets,
-                const std::vector<Result<vault::KvMetadata>>& metadata, bool explicit_servers,
-                const std::function<void(const engine::Report&)>& report_done, PolicyRun& run) {
-  auto logger = log::get("daemon");
-  const config::Config& cfg = runtime.config();
-  const auto now = std::chrono::time_point_cast<std::chrono::seconds>(runtime.clock().now());
-  const std::string fingerprint = policy_fingerprint(cfg, policy);
-  std::optional<Hold> held;
-  if (auto stored = read_hold(runtime.vault(), policy.name); !stored) {
-    run.error = stored.error();
-    return;  // cannot tell whether the policy is held: do nothing rather than guess
-  } else if (*stored && (*stored)->fingerprint != fingerprint) {
-    if (auto lifted = lift_hold(runtime.vault(), policy.name, "configuration change",
-                                engine::format_time(now));
-        !lifted) {
-      run.error = lifted.error();
-      return;
-    }
-    logger->warn("policy hold lifted: the policy's configuration changed policy={} was=\"{}\"",
-                 policy.name, (*stored)->reason);
-  } else {
-    held = *stored;
+// The non-dry-run part of one policy's run, fed by the listing as it arrives: each listed
+// server's record metadata is read (several at once), which makes it a resume or a new rotation,
+// and the waves are cut and started from there, while the listing's later pages are still
+// coming. Before anything starts: the policy's hold. After the last server: the hold on a halt.
+class PolicyPass {
+ public:
+  using ReportDone = std::function<void(const engine::Report&)>;
+
+  PolicyPass(Runtime& runtime, const config::Policy& policy, engine::Rotator& rotator,
+             const engine::RotationPolicy& rotation, const config::Cloud& cloud,
+             bool explicit_servers, ReportDone report_done, PolicyRun& run)
+      : runtime_(runtime),
+        policy_(policy),
+        rotator_(rotator),
+        rotation_(rotation),
+        explicit_servers_(explicit_servers),
+        report_done_(std::move(report_done)),
+        run_(run),
+        fingerprint_(policy_fingerprint(runtime.config(), policy)),
+        prefetch_(runtime.vault(),
+                  static_cast<std::size_t>(std::max(1, runtime.config().daemon.concurrency))),
+        planner_(rotation.mode == engine::Mode::Unique
+                     ? 1
+                     : std::max<std::size_t>(1, static_cast<std::size_t>(cloud.limits.max_batch)),
+                 static_cast<std::size_t>(policy.canary)),
+        ramp_runs_(1),
+        executor_(ramp_runs_, never_, [this](const RampJob&, const auto& reports) {
+          for (const auto& report : reports) {
+            report_done_(report);
+            run_.reports.push_back(report);
+          }
+        }) {
+    ramp_runs_[0].policy = policy.name;
+    ramp_runs_[0].budget = policy.error_budget;
   }
 
-  // Pending rotations are resumed first and are never held back (I4).
-  std::vector<engine::Target> resumes;
-  std::vector<engine::Target> fresh;
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    const auto& read = metadata[i];
-    const bool pending = read && read->custom_metadata.count("state") != 0 &&
-                         read->custom_metadata.at("state") == "pending";
-    (pending ? resumes : fresh).push_back(std::move(targets[i]));
-  }
-  if (held && !explicit_servers) {
-    run.halted = fmt::format("policy {} is held since {}: {}; fix the cause, then run `{}{}`",
-                             policy.name, held->since, held->reason, kResumeHint, policy.name);
-    run.untouched = fresh.size();
-    fresh.clear();
-  }
-  const std::size_t batch =
-      rotation.mode == engine::Mode::Unique
-          ? 1
-          : std::max<std::size_t>(1, static_cast<std::size_t>(cloud.limits.max_batch));
-  std::vector<PlannedJob> planned = plan_waves(std::move(resumes), std::move(fresh), batch,
-                                               static_cast<std::size_t>(policy.canary));
-  std::vector<RampRun> runs(1);
-  runs[0].policy = policy.name;
-  runs[0].budget = policy.error_budget;
-  std::vector<RampJob> jobs;
-  for (auto& job : planned) {
-    RampJob ramp;
-    ramp.wave = job.wave;
-    ramp.servers = job.targets.size();
-    ramp.work = [&rotator, &rotation, &job] {
-      if (rotation.mode == engine::Mode::Unique) {
-        return std::vector<engine::Report>{rotator.rotate(rotation, job.targets.front())};
+  ~PolicyPass() { executor_.close(); }  // then workers_ joins (a pass left without finish())
+  PolicyPass(const PolicyPass&) = delete;
+  PolicyPass& operator=(const PolicyPass&) = delete;
+  PolicyPass(PolicyPass&&) = delete;
+  PolicyPass& operator=(PolicyPass&&) = delete;
+
+  // Reads the policy's hold (lifting it when the configuration changed since) and starts the
+  // workers. False: the policy cannot run, run.error says why.
+  bool begin() {
+    const auto now = std::chrono::time_point_cast<std::chrono::seconds>(runtime_.clock().now());
+    if (auto stored = read_hold(runtime_.vault(), policy_.name); !stored) {
+      run_.error = stored.error();
+      return false;  // cannot tell whether the policy is held: do nothing rather than guess
+    } else if (*stored && (*stored)->fingerprint != fingerprint_) {
+      if (auto lifted = lift_hold(runtime_.vault(), policy_.name, "configuration change",
+                                  engine::format_time(now));
+          !lifted) {
+        run_.error = lifted.error();
+        return false;
       }
-      return rotator.rotate_shared(rotation, job.targets);
-    };
-    jobs.push_back(std::move(ramp));
+      log::get("daemon")->warn(
+          "policy hold lifted: the policy's configuration changed policy={} was=\"{}\"",
+          policy_.name, (*stored)->reason);
+    } else if (*stored && !explicit_servers_) {
+      // Pending rotations are resumed all the same, never held back (I4).
+      held_ = *stored;
+    }
+    workers_ = std::jthread([this] { executor_.run(runtime_.config().daemon.concurrency); });
+    return true;
   }
-  const std::atomic<bool> never{false};
-  run_ramped(runs, jobs, cfg.daemon.concurrency, never,
-             [&](const RampJob&, const std::vector<engine::Report>& reports) {
-               for (const auto& report : reports) {
-                 report_done(report);
-                 run.reports.push_back(report);
-               }
-             });
-  if (runs[0].halted) {
-    run.halted = fmt::format(
-        "the run halted: {}; {} servers were left untouched; fix the cause, "
-        "then run `{}{}`",
-        runs[0].halt_reason, runs[0].untouched, kResumeHint, policy.name);
-    run.untouched += runs[0].untouched;
-    logger->error("policy run halted: {}; {} servers left untouched policy={}", runs[0].halt_reason,
-                  runs[0].untouched, policy.name);
+
+  // A listed server the policy selected.
+  void add(engine::Target target) {
+    prefetch_.add(target.vault_path);
+    awaiting_metadata_.push_back(std::move(target));
+    plan(prefetch_.take_ready());
+  }
+
+  // The listing is over (or failed part-way): plans the servers still waiting for their
+  // metadata, waits for every job, and holds the policy in Vault when the run halted.
+  void finish() {
+    plan(prefetch_.finish());
+    start(planner_.finish());
+    executor_.close();
+    workers_.join();
+    if (held_) {
+      run_.halted =
+          fmt::format("policy {} is held since {}: {}; fix the cause, then run `{}{}`",
+                      policy_.name, held_->since, held_->reason, kResumeHint, policy_.name);
+    }
+    const RampRun& ramp = ramp_runs_[0];
+    if (!ramp.halted) {
+      return;
+    }
+    run_.halted = fmt::format(
+        "the run halted: {}; {} servers were left untouched; fix the cause, then run `{}{}`",
+        ramp.halt_reason, ramp.untouched, kResumeHint, policy_.name);
+    run_.untouched += ramp.untouched;
+    log::get("daemon")->error("policy run halted: {}; {} servers left untouched policy={}",
+                              ramp.halt_reason, ramp.untouched, policy_.name);
     Hold hold;
-    hold.reason = runs[0].halt_reason;
-    hold.since = engine::format_time(now);
-    hold.fingerprint = fingerprint;
-    if (auto written = write_hold(runtime.vault(), policy.name, hold); !written) {
-      logger->error("cannot store the policy hold in Vault policy={} error=\"{}\"", policy.name,
-                    written.error().to_string());
+    hold.reason = ramp.halt_reason;
+    hold.since = engine::format_time(
+        std::chrono::time_point_cast<std::chrono::seconds>(runtime_.clock().now()));
+    hold.fingerprint = fingerprint_;
+    if (auto written = write_hold(runtime_.vault(), policy_.name, hold); !written) {
+      log::get("daemon")->error("cannot store the policy hold in Vault policy={} error=\"{}\"",
+                                policy_.name, written.error().to_string());
     }
   }
-}
+
+ private:
+  // The next servers' metadata, in the order they were added.
+  void plan(std::vector<Result<vault::KvMetadata>> metadata) {
+    for (auto& read : metadata) {
+      engine::Target target = std::move(awaiting_metadata_.front());
+      awaiting_metadata_.pop_front();
+      const bool pending = read && read->custom_metadata.count("state") != 0 &&
+                           read->custom_metadata.at("state") == "pending";
+      if (pending) {
+        start(planner_.add_resume(std::move(target)));
+      } else if (held_) {
+        ++run_.untouched;
+      } else {
+        start(planner_.add_fresh(std::move(target)));
+      }
+    }
+  }
+
+  void start(std::vector<PlannedJob> planned) {
+    for (auto& job : planned) {
+      RampJob ramp;
+      ramp.wave = job.wave;
+      ramp.servers = job.targets.size();
+      ramp.work = [this, targets = std::move(job.targets)] {
+        if (rotation_.mode == engine::Mode::Unique) {
+          return std::vector<engine::Report>{rotator_.rotate(rotation_, targets.front())};
+        }
+        return rotator_.rotate_shared(rotation_, targets);
+      };
+      executor_.add(std::move(ramp));
+    }
+  }
+
+  Runtime& runtime_;
+  const config::Policy& policy_;
+  engine::Rotator& rotator_;
+  const engine::RotationPolicy& rotation_;
+  const bool explicit_servers_;
+  const ReportDone report_done_;
+  PolicyRun& run_;
+  const std::string fingerprint_;
+  std::optional<Hold> held_;
+  MetadataPrefetch prefetch_;
+  std::deque<engine::Target> awaiting_metadata_;  // added, in order; their metadata is coming
+  WavePlanner planner_;
+  const std::atomic<bool> never_{false};
+  std::vector<RampRun> ramp_runs_;
+  RampExecutor executor_;
+  std::jthread workers_;  // runs the executor; last, so that it goes first
+};
 
 }  // namespace
 
@@ -182,15 +250,30 @@ std::vector<PolicyRun> run_policies(Runtime& runtime, const RunOptions& options)
       continue;
     }
     const bool dry = options.dry_run || policy.dry_run;
-    std::vector<engine::Target> targets;
+    const engine::RotationPolicy rotation = rotation_policy(policy);
+
+    std::mutex progress_mutex;
+    std::size_t done = 0;
+    std::size_t total = 0;  // 0 while the listing is still coming
+    const auto report_done = [&](const engine::Report& report) {
+      std::lock_guard lock(progress_mutex);
+      ++done;
+      if (options.progress) {
+        options.progress(report, done, total);
+      }
+    };
+
+    std::vector<engine::Target> dry_targets;
     std::vector<engine::Report> locked;
-    // The records' metadata (which rotations are pending) is read while the later pages of the
-    // listing are still coming: one after the other, the two were seconds per 10,000 servers
-    // before the first rotation started. A failed listing drops what was read.
-    std::optional<MetadataPrefetch> prefetch;
+    std::size_t listed = 0;
+    std::optional<PolicyPass> pass;
     if (!dry) {
-      prefetch.emplace(runtime.vault(),
-                       static_cast<std::size_t>(std::max(1, cfg.daemon.concurrency)));
+      pass.emplace(runtime, policy, *rotator, rotation, *cloud_cfg, !options.server_ids.empty(),
+                   report_done, run);
+      if (!pass->begin()) {
+        runs.push_back(std::move(run));
+        continue;
+      }
     }
     auto listing = cloud->for_each_server_page({}, [&](ecs::ServerPage& page) -> Result<void> {
       for (const std::size_t index : select_indexes(policy, page.servers)) {
@@ -200,6 +283,7 @@ std::vector<PolicyRun> run_policies(Runtime& runtime, const RunOptions& options)
                 options.server_ids.end()) {
           continue;
         }
+        ++listed;
         if (server.locked) {
           // The cloud refuses resets on a locked server; say so instead of counting a failure.
           engine::Report report;
@@ -213,41 +297,31 @@ std::vector<PolicyRun> run_policies(Runtime& runtime, const RunOptions& options)
         engine::Target target;
         target.vault_path = vault_path(cfg.vault.kv.path, *cloud_cfg, policy, server);
         target.server = std::move(server);
-        if (prefetch) {
-          prefetch->add(target.vault_path);
+        if (pass) {
+          pass->add(std::move(target));
+        } else {
+          dry_targets.push_back(std::move(target));
         }
-        targets.push_back(std::move(target));
       }
       return {};
     });
-    if (!listing) {
-      run.error = listing.error();
-      runs.push_back(std::move(run));
-      continue;
-    }
-    const engine::RotationPolicy rotation = rotation_policy(policy);
-
-    std::mutex progress_mutex;
-    std::size_t done = 0;
-    const std::size_t total = targets.size() + locked.size();
-    const auto report_done = [&](const engine::Report& report) {
+    {
       std::lock_guard lock(progress_mutex);
-      ++done;
-      if (options.progress) {
-        options.progress(report, done, total);
-      }
-    };
-
-    if (dry) {
-      run.reports = dry_run(runtime, *cloud, rotation, targets);
+      total = listed;
+    }
+    if (!listing) {
+      // What was listed before the failure runs all the same: the failure says nothing against
+      // those servers, and a run that stopped half-way would have to be redone in full.
+      run.error = listing.error();
+    }
+    if (pass) {
+      pass->finish();
+      pass.reset();
+    } else if (listing) {
+      run.reports = dry_run(runtime, *cloud, rotation, dry_targets);
       for (const auto& report : run.reports) {
         report_done(report);
       }
-    } else {
-      const auto metadata = prefetch->finish();
-      prefetch.reset();
-      run_policy(runtime, policy, *rotator, rotation, *cloud_cfg, std::move(targets), metadata,
-                 !options.server_ids.empty(), report_done, run);
     }
     for (auto& report : locked) {
       report_done(report);

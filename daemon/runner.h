@@ -4,7 +4,9 @@
 // limit, shared-mode servers in batches of at most the cloud's max_batch — in waves (pending
 // resumes, the canary, doubling waves) stopped by the policy's error budget (daemon/ramp.h). A
 // halted run holds the policy in Vault (daemon/hold.h), as the daemon's ticks do; a held policy
-// runs only its pending resumes, unless servers are named explicitly (`--server`).
+// runs only its pending resumes, unless servers are named explicitly (`--server`). Rotations start
+// while the listing's later pages are still coming: the first page's servers are rotating before
+// the last page has arrived.
 
 #include <functional>
 #include <optional>
@@ -20,7 +22,8 @@ struct RunOptions {
   std::optional<std::string> policy;    // only this policy
   std::vector<std::string> server_ids;  // only these servers
   bool dry_run = false;                 // validate with the batch dry run; write nothing
-  // Called after each server, from worker threads (serialised by the runner).
+  // Called after each server, from worker threads (serialised by the runner). `total` is the
+  // number of servers the policy's run covers, or 0 while the listing is still coming.
   std::function<void(const engine::Report& report, std::size_t done, std::size_t total)> progress;
 };
 
@@ -28,7 +31,9 @@ struct PolicyRun {
   std::string policy;
   std::string cloud;
   std::vector<engine::Report> reports;
-  std::optional<Error> error;  // the policy could not run at all (listing failed, …)
+  // The policy could not run at all (its hold could not be read, …) or not to its end (the
+  // listing failed part-way: the servers listed before the failure were rotated, in `reports`).
+  std::optional<Error> error;
   // Why new rotations stopped early: the run exceeded its error budget, or the policy was held
   // by an earlier halt (pending resumes ran all the same). nullopt: the run went through.
   std::optional<std::string> halted;

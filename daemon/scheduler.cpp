@@ -538,6 +538,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     ramp.run = job_run[i];
     ramp.wave = jobs[i].wave;
     ramp.servers = jobs[i].targets.size();
+    ramp.tag = i;
     ramp.work = [&rt, &job = jobs[i], &seconds = durations[i]] {
       const auto started = rt.clock().monotonic();
       std::vector<engine::Report> reports;
@@ -555,7 +556,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     ramp_jobs.push_back(std::move(ramp));
   }
   const auto done = [&](const RampJob& ramp, const std::vector<engine::Report>& reports) {
-    const std::size_t index = static_cast<std::size_t>(&ramp - ramp_jobs.data());
+    const std::size_t index = ramp.tag;
     const Job& job = jobs[index];
     for (const auto& report : reports) {
       const bool failed = report.outcome == engine::Outcome::Failed;

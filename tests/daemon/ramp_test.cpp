@@ -5,7 +5,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <mutex>
+#include <stdexcept>
+#include <thread>
 
 #include "daemon/logging.h"
 #include "tests/support/log_capture.h"
@@ -167,6 +171,92 @@ TEST(RampTest, StopRequestStartsNothing) {
   const std::atomic<bool> stop{true};
   EXPECT_TRUE(run_ramped(fleet.runs, fleet.jobs, 2, stop, {}));
   EXPECT_TRUE(fleet.started.empty());
+}
+
+// The streaming form of plan_waves cuts the same waves and batches as targets arrive: a batch
+// comes out once it is full or its wave is, the rest at finish().
+TEST(RampTest, WavePlannerCutsAsTargetsArrive) {
+  WavePlanner planner(4, 3);
+  std::vector<std::pair<std::size_t, std::size_t>> shape;  // (wave, batch size), as they come out
+  std::vector<std::size_t> after;  // how many fresh targets had arrived when each came out
+  const auto keep = [&](std::vector<PlannedJob> jobs, std::size_t arrived) {
+    for (const auto& job : jobs) {
+      shape.emplace_back(job.wave, job.targets.size());
+      after.push_back(arrived);
+    }
+  };
+  auto fresh = targets(20, "f");
+  for (std::size_t i = 0; i < fresh.size(); ++i) {
+    keep(planner.add_fresh(fresh[i]), i + 1);
+    if (i == 4) {
+      keep(planner.add_resume(targets(1, "r").front()), i + 1);  // a late resume: wave 0
+    }
+  }
+  keep(planner.finish(), 20);
+  // Waves of 3, 6, 11 (of 12), batches of at most 4; the resume's batch never filled.
+  const std::vector<std::pair<std::size_t, std::size_t>> expected{{1, 3}, {2, 4}, {2, 2}, {3, 4},
+                                                                  {3, 4}, {0, 1}, {3, 3}};
+  EXPECT_EQ(shape, expected);
+  EXPECT_EQ(after, (std::vector<std::size_t>{3, 7, 9, 13, 17, 20, 20}));
+}
+
+// Jobs added while the executor runs (the listing is still coming) start as they arrive; the
+// waves still hold: no job of wave 2 starts before the canary's have finished; a resume added
+// late runs although the run halted meanwhile; close() ends the run once the rest is done.
+TEST(RampTest, ExecutorRunsJobsAddedWhileItRuns) {
+  std::vector<RampRun> runs(1);
+  runs[0].policy = "p";
+  runs[0].budget = config::ErrorBudget{false, 1};
+  std::mutex mutex;
+  std::vector<std::string> finished;
+  const auto job = [&](std::size_t wave, const std::string& id, engine::Outcome outcome) {
+    RampJob ramp;
+    ramp.wave = wave;
+    ramp.servers = 1;
+    ramp.work = [&, wave, id, outcome] {
+      {
+        std::lock_guard lock(mutex);
+        if (wave == 2) {
+          // Both canary jobs finished before any wave-2 job started.
+          EXPECT_EQ(std::count_if(finished.begin(), finished.end(),
+                                  [](const std::string& f) { return f.rfind("c", 0) == 0; }),
+                    2);
+        }
+      }
+      std::vector<engine::Report> reports{report(id, outcome)};
+      std::lock_guard lock(mutex);
+      finished.push_back(id);
+      return reports;
+    };
+    return ramp;
+  };
+  const std::atomic<bool> stop{false};
+  RampExecutor executor(runs, stop, {});
+  std::jthread workers([&] { executor.run(3); });
+  executor.add(job(1, "c0", engine::Outcome::Rotated));
+  executor.add(job(1, "c1", engine::Outcome::Rotated));
+  executor.add(job(2, "w0", engine::Outcome::Failed));
+  executor.add(job(2, "w1", engine::Outcome::Failed));  // the second failure halts the run
+  const auto wait_for = [&](std::size_t count) {
+    for (int i = 0; i < 2000; ++i) {
+      {
+        std::lock_guard lock(mutex);
+        if (finished.size() >= count) {
+          return;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  };
+  wait_for(4);
+  EXPECT_THROW(executor.add(job(1, "late", engine::Outcome::Rotated)), std::logic_error);
+  executor.add(job(3, "never", engine::Outcome::Rotated));
+  executor.add(job(0, "resume", engine::Outcome::Rotated));
+  executor.close();
+  workers.join();
+  EXPECT_TRUE(runs[0].halted);
+  EXPECT_EQ(runs[0].untouched, 1U);  // "never"
+  EXPECT_THAT(finished, ::testing::UnorderedElementsAre("c0", "c1", "w0", "w1", "resume"));
 }
 
 // The first message of a kind is logged; repeats inside the window are counted and summarised

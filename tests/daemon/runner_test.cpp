@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <algorithm>
 #include <set>
 
 #include "daemon/runtime.h"
@@ -92,6 +93,31 @@ TEST_F(RunnerTest, RotatesWhatThePoliciesSelect) {
   // Three servers in batches of at most two: two passwords, one shared by a pair.
   EXPECT_EQ(shared_passwords.size(), 2U);
   EXPECT_EQ(cloud_.ecs().server(windows)->after_restart_password.size(), 16U);
+}
+
+// Rotations start while the listing is still coming: when the listing's later pages fail, the
+// servers of its first page have been rotated all the same, and the run says the listing failed.
+TEST_F(RunnerTest, ServersListedBeforeAFailingPageAreRotated) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 150; ++i) {  // two pages of 100
+    ids.push_back(add("prod", sim::OsType::Linux));
+  }
+  auto rt = runtime();
+  // The first listing request passes; every later one fails, retries included.
+  cloud_.ecs().force_fault({sim::FaultClass::ServerError, "GET", "/cloudservers/detail", 1000, 1});
+  RunOptions options;
+  options.policy = "prod-linux";
+  const auto runs = run_policies(*rt, options);
+  ASSERT_EQ(runs.size(), 1U);
+  ASSERT_TRUE(runs[0].error);
+  EXPECT_EQ(runs[0].reports.size(), 100U);
+  for (const auto& report : runs[0].reports) {
+    EXPECT_EQ(report.outcome, engine::Outcome::Rotated) << report.detail;
+  }
+  const auto rotated = std::count_if(ids.begin(), ids.end(), [&](const std::string& id) {
+    return !cloud_.ecs().server(id)->history.empty();
+  });
+  EXPECT_EQ(rotated, 100);
 }
 
 // A dry run writes nothing and resets nothing.
