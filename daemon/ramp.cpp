@@ -89,13 +89,29 @@ void RampExecutor::add(RampJob job) {
     const std::size_t index = jobs_.size();
     if (job.wave == 0) {
       run.resumes.push_back(index);
+      run.queued_resume_servers += job.servers;
     } else {
       run.order.push_back(index);
       ++run.unfinished[job.wave];
+      run.queued_servers += job.servers;
     }
     jobs_.push_back(std::move(job));
   }
   changed_.notify_one();
+}
+
+void RampExecutor::wait_for_room(std::size_t servers) {
+  std::unique_lock lock(mutex_);
+  room_.wait(lock, [&] {
+    if (finished_ || interrupted_) {
+      return true;
+    }
+    std::size_t queued = 0;
+    for (std::size_t r = 0; r < state_.size(); ++r) {
+      queued += state_[r].queued_resume_servers + (runs_[r].halted ? 0 : state_[r].queued_servers);
+    }
+    return queued < servers;
+  });
 }
 
 void RampExecutor::close() {
@@ -114,6 +130,7 @@ RampExecutor::Pick RampExecutor::pick_locked() {
       pick.run = r;
       pick.resume = true;
       state_[r].resumes.pop_front();
+      state_[r].queued_resume_servers -= jobs_[*pick.job].servers;
       return pick;
     }
   }
@@ -129,16 +146,20 @@ RampExecutor::Pick RampExecutor::pick_locked() {
     }
     pick.job = run.order[run.next++];
     pick.run = r;
+    run.queued_servers -= job.servers;
     return pick;
   }
   return pick;
 }
 
 void RampExecutor::put_back_locked(const Pick& pick) {
+  RunState& run = state_[pick.run];
   if (pick.resume) {
-    state_[pick.run].resumes.push_front(*pick.job);
+    run.resumes.push_front(*pick.job);
+    run.queued_resume_servers += jobs_[*pick.job].servers;
   } else {
-    --state_[pick.run].next;
+    --run.next;
+    run.queued_servers += jobs_[*pick.job].servers;
   }
 }
 
@@ -176,6 +197,7 @@ void RampExecutor::work() {
       put_back_locked(pick);  // a stop leaves the job unstarted, and says so
       interrupted_ = true;
       changed_.notify_all();
+      room_.notify_all();
       return;
     }
     if (!pick.job) {
@@ -186,6 +208,7 @@ void RampExecutor::work() {
       continue;
     }
     RampJob& job = jobs_[*pick.job];
+    room_.notify_all();
     lock.unlock();
     std::vector<engine::Report> reports = job.work();
     lock.lock();
@@ -194,6 +217,9 @@ void RampExecutor::work() {
       done_(job, reports);
     }
     changed_.notify_all();
+    if (runs_[job.run].halted) {
+      room_.notify_all();  // what the halt holds back no longer counts
+    }
   }
 }
 
@@ -206,6 +232,8 @@ bool RampExecutor::run(int concurrency) {
     work();
   }  // joins the pool
   const std::lock_guard lock(mutex_);
+  finished_ = true;
+  room_.notify_all();
   for (std::size_t r = 0; r < state_.size(); ++r) {
     if (!runs_[r].halted) {
       continue;

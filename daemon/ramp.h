@@ -86,7 +86,12 @@ class RampExecutor {
   RampExecutor(std::vector<RampRun>& runs, const std::atomic<bool>& stop, RampDone done);
 
   void add(RampJob job);  // throws std::logic_error for a wave added out of order
-  void close();           // no more jobs: run() returns once the startable ones have run
+  // Waits while the servers of the jobs added and not started yet (those a halt holds back for
+  // good not counted) are `servers` or more, and run() is still going: a producer that would
+  // otherwise run far ahead of the workers (listing a whole fleet before its thousandth server
+  // is rotated) keeps pace with them instead.
+  void wait_for_room(std::size_t servers);
+  void close();  // no more jobs: run() returns once the startable ones have run
   // Returns true when a stop request left jobs unstarted. Once.
   bool run(int concurrency);
 
@@ -99,6 +104,8 @@ class RampExecutor {
     std::vector<std::size_t> order;
     std::size_t next = 0;
     std::map<std::size_t, std::size_t> unfinished;  // wave >= 1 → jobs not finished
+    std::size_t queued_resume_servers = 0;          // in jobs added and not started
+    std::size_t queued_servers = 0;                 // the same, waves >= 1
   };
   struct Pick {
     std::optional<std::size_t> job;
@@ -117,10 +124,12 @@ class RampExecutor {
   const RampDone done_;
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::deque<RampJob> jobs_;  // a deque: adding never moves a job that is running
+  std::condition_variable room_;  // a job started, a run halted, or run() returned
+  std::deque<RampJob> jobs_;      // a deque: adding never moves a job that is running
   std::vector<RunState> state_;
   bool closed_ = false;
   bool interrupted_ = false;
+  bool finished_ = false;  // run() returned
 };
 
 // Runs `jobs` (all known up front; moved from) on up to `concurrency` threads, the calling one

@@ -44,6 +44,13 @@ class PolicyPass {
                      ? 1
                      : std::max<std::size_t>(1, static_cast<std::size_t>(cloud.limits.max_batch)),
                  static_cast<std::size_t>(policy.canary)),
+        queue_servers_(std::max<std::size_t>(
+            kMinQueuedServers,
+            kQueuedJobsPerWorker *
+                static_cast<std::size_t>(std::max(1, runtime.config().daemon.concurrency)) *
+                (rotation.mode == engine::Mode::Unique
+                     ? 1
+                     : static_cast<std::size_t>(cloud.limits.max_batch)))),
         ramp_runs_(1),
         executor_(ramp_runs_, never_, [this](const RampJob&, const auto& reports) {
           for (const auto& report : reports) {
@@ -86,11 +93,14 @@ class PolicyPass {
     return true;
   }
 
-  // A listed server the policy selected.
+  // A listed server the policy selected. Waits while the workers have plenty queued: the
+  // listing and the metadata reads keep a few seconds ahead of the rotations instead of taking
+  // the CPU, the connections and the memory for the whole fleet up front.
   void add(engine::Target target) {
     prefetch_.add(target.vault_path);
     awaiting_metadata_.push_back(std::move(target));
     plan(prefetch_.take_ready());
+    executor_.wait_for_room(queue_servers_);
   }
 
   // The listing is over (or failed part-way): plans the servers still waiting for their
@@ -171,6 +181,11 @@ class PolicyPass {
   MetadataPrefetch prefetch_;
   std::deque<engine::Target> awaiting_metadata_;  // added, in order; their metadata is coming
   WavePlanner planner_;
+  // Servers queued for the workers beyond which the listing waits (at 250 rotations/s, 1,024 are
+  // four seconds of work; a page and its metadata take tens of milliseconds).
+  static constexpr std::size_t kMinQueuedServers = 1000;
+  static constexpr std::size_t kQueuedJobsPerWorker = 16;
+  const std::size_t queue_servers_;
   const std::atomic<bool> never_{false};
   std::vector<RampRun> ramp_runs_;
   RampExecutor executor_;

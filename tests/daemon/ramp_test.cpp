@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <future>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -257,6 +259,45 @@ TEST(RampTest, ExecutorRunsJobsAddedWhileItRuns) {
   EXPECT_TRUE(runs[0].halted);
   EXPECT_EQ(runs[0].untouched, 1U);  // "never"
   EXPECT_THAT(finished, ::testing::UnorderedElementsAre("c0", "c1", "w0", "w1", "resume"));
+}
+
+// wait_for_room holds a producer back while the jobs queued and not started have `servers`
+// servers or more, and lets it go once a job starts; after run() has returned it never waits.
+TEST(RampTest, ProducerWaitsForRoomUntilAJobStarts) {
+  std::vector<RampRun> runs(1);
+  runs[0].budget = config::ErrorBudget{false, 100};
+  std::mutex mutex;
+  std::condition_variable released_changed;
+  bool released = false;
+  const auto job = [&](const std::string& id) {
+    RampJob ramp;
+    ramp.wave = 1;
+    ramp.servers = 1;
+    ramp.work = [&, id] {
+      std::unique_lock lock(mutex);
+      released_changed.wait(lock, [&] { return released; });
+      return std::vector<engine::Report>{report(id, engine::Outcome::Rotated)};
+    };
+    return ramp;
+  };
+  const std::atomic<bool> stop{false};
+  RampExecutor executor(runs, stop, {});
+  std::jthread workers([&] { executor.run(1); });
+  executor.add(job("a"));  // taken by the only worker, which then waits for the release
+  executor.add(job("b"));
+  executor.add(job("c"));
+  auto waiting = std::async(std::launch::async, [&] { executor.wait_for_room(2); });
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  {
+    std::lock_guard lock(mutex);
+    released = true;
+  }
+  released_changed.notify_all();
+  waiting.get();  // "b" started: one queued, less than two
+  executor.close();
+  workers.join();
+  executor.wait_for_room(0);  // run() has returned: does not wait
+  EXPECT_EQ(runs[0].attempted, 3U);
 }
 
 // The first message of a kind is logged; repeats inside the window are counted and summarised
