@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the concurrency-relevant tests under ThreadSanitizer in build/tsan and runs them:
-# scripts/tsan.sh [TEST...]. Default: the engine, daemon, HTTP (retry/token bucket, the curl
+# scripts/tsan.sh [TEST...]. Default: parallel_for, the engine, daemon (with the ramp's executor
+# and the metadata prefetch), HTTP (retry/token bucket, the curl
 # transport with its pool and multi handle, hostile peers) and both simulators' tests, plus the
 # clients against the simulators. Exit status 0 when every test passed and TSan reported nothing
 # (halt_on_error makes a report fail its test). CXX=clang++ builds with clang instead of gcc.
@@ -10,8 +11,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${ROTOR_TSAN_BUILD_DIR:-$root/build/tsan}"
 tests=("$@")
 if [ "${#tests[@]}" -eq 0 ]; then
-  tests=(engine_test daemon_test http_test curl_transport_test hostile_test sim_ecs_test
-         sim_vault_test ecs_sim_test vault_integration_test)
+  tests=(common_test engine_test daemon_test daemon_ramp_test daemon_metadata_reader_test
+         http_test curl_transport_test hostile_test sim_ecs_test sim_vault_test ecs_sim_test
+         vault_integration_test)
 fi
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROTOR_SANITIZE=thread \
