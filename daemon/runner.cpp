@@ -40,17 +40,12 @@ class PolicyPass {
         fingerprint_(policy_fingerprint(runtime.config(), policy)),
         prefetch_(runtime.vault(),
                   static_cast<std::size_t>(std::max(1, runtime.config().daemon.concurrency))),
-        planner_(rotation.mode == engine::Mode::Unique
-                     ? 1
-                     : std::max<std::size_t>(1, static_cast<std::size_t>(cloud.limits.max_batch)),
-                 static_cast<std::size_t>(policy.canary)),
+        planner_(servers_per_job(rotation, cloud), static_cast<std::size_t>(policy.canary)),
         queue_servers_(std::max<std::size_t>(
             kMinQueuedServers,
             kQueuedJobsPerWorker *
                 static_cast<std::size_t>(std::max(1, runtime.config().daemon.concurrency)) *
-                (rotation.mode == engine::Mode::Unique
-                     ? 1
-                     : static_cast<std::size_t>(cloud.limits.max_batch)))),
+                servers_per_job(rotation, cloud))),
         ramp_runs_(1),
         executor_(ramp_runs_, never_, [this](const RampJob&, const auto& reports) {
           for (const auto& report : reports) {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "daemon/failpoints.h"
 
 namespace rotor::daemon {
@@ -185,6 +187,12 @@ Result<std::unique_ptr<Runtime>> Runtime::create(std::shared_ptr<const config::C
     runtime->rotators_.emplace(name, std::move(rotator));
   }
   return runtime;
+}
+
+std::size_t servers_per_job(const engine::RotationPolicy& rotation, const config::Cloud& cloud) {
+  return rotation.mode == engine::Mode::Unique
+             ? 1
+             : std::max<std::size_t>(1, static_cast<std::size_t>(cloud.limits.max_batch));
 }
 
 engine::RotationPolicy rotation_policy(const config::Policy& policy) {

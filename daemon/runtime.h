@@ -3,6 +3,7 @@
 // client, one ECS client per cloud, the record store, the generator and the rotator. Credentials
 // are read from their references here, once, into Secrets.
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
@@ -76,5 +77,9 @@ class Runtime {
 
 // The engine's policy for a configured one (password classes, restarts, safety limits).
 [[nodiscard]] engine::RotationPolicy rotation_policy(const config::Policy& policy);
+// Servers per job of a policy's run: 1 in unique mode, the cloud's max_batch (at least 1) in
+// shared mode.
+[[nodiscard]] std::size_t servers_per_job(const engine::RotationPolicy& rotation,
+                                          const config::Cloud& cloud);
 
 }  // namespace rotor::daemon

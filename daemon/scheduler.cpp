@@ -376,11 +376,8 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
       listings.emplace(policy.cloud, std::move(*listed));
     }
     if (!resumes.empty() || !due.empty()) {
-      const std::size_t batch =
-          rotation.mode == engine::Mode::Unique
-              ? 1
-              : std::max<std::size_t>(1, static_cast<std::size_t>(cloud_cfg->limits.max_batch));
-      add_jobs(policy, rotator, rotation, batch, in_window, std::move(resumes), std::move(due));
+      add_jobs(policy, rotator, rotation, servers_per_job(rotation, *cloud_cfg), in_window,
+               std::move(resumes), std::move(due));
     }
     policy_view[policy.name] = std::move(pv);
   }
