@@ -9,6 +9,16 @@
 #include <utility>
 
 namespace rotor::daemon {
+namespace {
+
+// The targets gathered so far, as a job of `filling`'s wave; `filling` starts over, same wave.
+PlannedJob take(PlannedJob& filling) {
+  PlannedJob job{filling.wave, std::move(filling.targets)};
+  filling.targets.clear();
+  return job;
+}
+
+}  // namespace
 
 WavePlanner::WavePlanner(std::size_t batch, std::size_t canary)
     : batch_(std::max<std::size_t>(1, batch)), wave_size_(std::max<std::size_t>(1, canary)) {
@@ -20,7 +30,7 @@ std::vector<PlannedJob> WavePlanner::add_resume(engine::Target target) {
   std::vector<PlannedJob> out;
   resumes_.targets.push_back(std::move(target));
   if (resumes_.targets.size() == batch_) {
-    out.push_back(std::exchange(resumes_, PlannedJob{}));
+    out.push_back(take(resumes_));
   }
   return out;
 }
@@ -31,9 +41,7 @@ std::vector<PlannedJob> WavePlanner::add_fresh(engine::Target target) {
   ++wave_filled_;
   const bool wave_full = wave_filled_ == wave_size_;
   if (fresh_.targets.size() == batch_ || wave_full) {
-    const std::size_t wave = fresh_.wave;
-    out.push_back(std::exchange(fresh_, PlannedJob{}));
-    fresh_.wave = wave;
+    out.push_back(take(fresh_));
   }
   if (wave_full) {
     ++fresh_.wave;
@@ -46,10 +54,10 @@ std::vector<PlannedJob> WavePlanner::add_fresh(engine::Target target) {
 std::vector<PlannedJob> WavePlanner::finish() {
   std::vector<PlannedJob> out;
   if (!resumes_.targets.empty()) {
-    out.push_back(std::exchange(resumes_, PlannedJob{}));
+    out.push_back(take(resumes_));
   }
   if (!fresh_.targets.empty()) {
-    out.push_back(std::exchange(fresh_, PlannedJob{}));
+    out.push_back(take(fresh_));
   }
   return out;
 }
@@ -65,9 +73,7 @@ std::vector<PlannedJob> plan_waves(std::vector<engine::Target> resumes,
   for (auto& target : resumes) {
     keep(planner.add_resume(std::move(target)));
   }
-  // The resumes' last, partly filled batch comes before the new rotations.
-  std::vector<PlannedJob> rest = planner.finish();
-  keep(std::move(rest));
+  keep(planner.finish());  // the resumes' last, partly filled batch before the new rotations
   for (auto& target : fresh) {
     keep(planner.add_fresh(std::move(target)));
   }
