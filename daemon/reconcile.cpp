@@ -135,19 +135,56 @@ std::string_view ListedServers::name_of(std::uint32_t index) const {
   return std::string_view(text_).substr(std::size_t{entry.at} + entry.id_size, entry.name_size);
 }
 
-void ListedServers::reserve(std::size_t servers) {
+void ListedServers::reserve(std::size_t servers, std::size_t text_per_server) {
   entries_.reserve(servers);
-  text_.reserve(servers * (with_names_ ? 56 : 40));  // a UUID (and a short name)
+  text_.reserve(servers * (text_per_server + text_per_server / 8));
 }
 
-void ListedServers::add(std::string_view id, std::string_view name) {
+std::uint32_t ListedServers::add(std::string_view id, std::string_view name) {
   if (!with_names_) {
     name = {};
   }
   Entry entry{offset32(text_.size()), offset32(id.size()), offset32(name.size())};
+  const std::size_t needed = text_.size() + id.size() + name.size();
+  if (needed > text_.capacity()) {
+    text_.reserve(needed + needed / 4);  // by a quarter: a doubled buffer is half empty
+  }
   text_.append(id).append(name);
   entries_.push_back(entry);
-  (void)offset32(entries_.size());
+  return offset32(entries_.size() - 1);
+}
+
+void ListedServers::mark_selected(std::size_t scope, std::uint32_t index) {
+  if (selected_.size() <= scope) {
+    selected_.resize(scope + 1);
+  }
+  auto& bits = selected_[scope];
+  if (bits.size() <= index) {
+    bits.resize(std::max<std::size_t>(index + 1, entries_.capacity()));
+  }
+  bits[index] = true;
+}
+
+bool ListedServers::selected(std::size_t scope, std::string_view key, bool by_name) const {
+  if (scope >= selected_.size()) {
+    return false;
+  }
+  const auto& bits = selected_[scope];
+  const auto marked = [&bits](std::uint32_t index) { return index < bits.size() && bits[index]; };
+  if (!by_name) {
+    const auto index = index_of_id(key);
+    return index && marked(*index);
+  }
+  for (auto it = std::lower_bound(by_name_.begin(), by_name_.end(), key,
+                                  [this](std::uint32_t index, std::string_view wanted) {
+                                    return name_of(index) < wanted;
+                                  });
+       it != by_name_.end() && name_of(*it) == key; ++it) {
+    if (marked(*it)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void ListedServers::seal() {
@@ -170,10 +207,17 @@ void ListedServers::seal() {
 }
 
 bool ListedServers::contains_id(std::string_view id) const {
+  return index_of_id(id).has_value();
+}
+
+std::optional<std::uint32_t> ListedServers::index_of_id(std::string_view id) const {
   const auto found = std::lower_bound(
       by_id_.begin(), by_id_.end(), id,
       [this](std::uint32_t index, std::string_view wanted) { return id_of(index) < wanted; });
-  return found != by_id_.end() && id_of(*found) == id;
+  if (found == by_id_.end() || id_of(*found) != id) {
+    return std::nullopt;
+  }
+  return *found;
 }
 
 std::optional<std::string_view> ListedServers::id_by_name(std::string_view name) const {
@@ -189,36 +233,67 @@ std::optional<std::string_view> ListedServers::id_by_name(std::string_view name)
 
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+
+// The folder a policy writes its records into, if its template can be listed per folder.
+std::optional<ReconcileScope> policy_scope(const config::Config& config,
+                                           const config::Policy& policy) {
+  const config::Cloud* cloud = config.cloud(policy.cloud);
+  if (cloud == nullptr) {
+    return std::nullopt;
+  }
+  // Keep the per-server placeholders, fill in the rest.
+  ecs::Server placeholder;
+  placeholder.id = "{server_id}";
+  placeholder.name = "{server_name}";
+  const std::string path = vault_path(config.vault.kv.path, *cloud, policy, placeholder);
+  const auto slash = path.rfind('/');
+  const std::string last = slash == std::string::npos ? path : path.substr(slash + 1);
+  std::string folder = slash == std::string::npos ? std::string() : path.substr(0, slash);
+  const bool by_id = last == "{server_id}";
+  if ((!by_id && last != "{server_name}") || folder.empty() ||
+      folder.find("{server_") != std::string::npos) {
+    return std::nullopt;
+  }
+  return ReconcileScope{std::move(folder), policy.cloud, !by_id};
+}
+
+}  // namespace
+
 std::vector<ReconcileScope> reconcile_scopes(const config::Config& config,
                                              std::vector<std::string>* unsupported) {
   std::vector<ReconcileScope> scopes;
   std::set<std::string> seen;
   for (const auto& policy : config.policies) {
-    const config::Cloud* cloud = config.cloud(policy.cloud);
-    if (cloud == nullptr) {
-      continue;
-    }
-    // Keep the per-server placeholders, fill in the rest.
-    ecs::Server placeholder;
-    placeholder.id = "{server_id}";
-    placeholder.name = "{server_name}";
-    const std::string path = vault_path(config.vault.kv.path, *cloud, policy, placeholder);
-    const auto slash = path.rfind('/');
-    const std::string last = slash == std::string::npos ? path : path.substr(slash + 1);
-    const std::string folder = slash == std::string::npos ? std::string() : path.substr(0, slash);
-    const bool by_id = last == "{server_id}";
-    if ((!by_id && last != "{server_name}") || folder.empty() ||
-        folder.find("{server_") != std::string::npos) {
-      if (unsupported != nullptr) {
+    auto scope = policy_scope(config, policy);
+    if (!scope) {
+      if (unsupported != nullptr && config.cloud(policy.cloud) != nullptr) {
         unsupported->push_back(policy.name);
       }
       continue;
     }
-    if (seen.insert(folder).second) {
-      scopes.push_back(ReconcileScope{folder, policy.cloud, !by_id});
+    if (seen.insert(scope->folder).second) {
+      scopes.push_back(std::move(*scope));
     }
   }
   return scopes;
+}
+
+std::vector<std::optional<std::size_t>> policy_scopes(const config::Config& config) {
+  const auto scopes = reconcile_scopes(config, nullptr);
+  std::vector<std::optional<std::size_t>> numbers;
+  for (const auto& policy : config.policies) {
+    std::optional<std::size_t> number;
+    if (auto scope = policy_scope(config, policy)) {
+      for (std::size_t i = 0; i < scopes.size(); ++i) {
+        if (scopes[i].folder == scope->folder) {
+          number = i;
+        }
+      }
+    }
+    numbers.push_back(number);
+  }
+  return numbers;
 }
 
 ReconcileResult reconcile(Runtime& runtime, const std::map<std::string, ListedServers>& listings,
@@ -238,7 +313,9 @@ ReconcileResult reconcile(Runtime& runtime, const std::map<std::string, ListedSe
     }
   }
 
-  for (const auto& scope : reconcile_scopes(runtime.config(), nullptr)) {
+  const auto scopes = reconcile_scopes(runtime.config(), nullptr);
+  for (std::size_t scope_number = 0; scope_number < scopes.size(); ++scope_number) {
+    const ReconcileScope& scope = scopes[scope_number];
     auto listing = listings.find(scope.cloud);
     if (listing == listings.end()) {
       continue;  // not listed in this tick: never guess that a server is gone
@@ -252,7 +329,7 @@ ReconcileResult reconcile(Runtime& runtime, const std::map<std::string, ListedSe
         return;  // a folder: not a server record
       }
       const std::string path = scope.folder + "/" + key;
-      if (selected.contains(path)) {
+      if (listed.selected(scope_number, key, scope.by_name) || selected.contains(path)) {
         return;  // the tick covers it
       }
       auto metadata = vault.read_metadata(path);

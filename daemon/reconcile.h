@@ -61,17 +61,31 @@ class StringSet {
 // What the reconcile pass needs of one cloud's complete listing: the servers' ids, and their
 // names when a record template of that cloud is by name (~60 bytes a server, where the listing's
 // ecs::Server took ~700). add() in listing order, then seal() before the look-ups.
+//
+// It also remembers which servers the tick selected into which reconcile scope (a bit per server
+// and scope): the records the tick already covers, which the pass skips. A set of their paths
+// took ~48 bytes a server.
 class ListedServers {
  public:
   explicit ListedServers(bool with_names = false) : with_names_(with_names) {}
-  void reserve(std::size_t servers);
-  void add(std::string_view id, std::string_view name);
+  // Room for `servers`, of `text_per_server` bytes of id and name each.
+  void reserve(std::size_t servers, std::size_t text_per_server);
+  // Returns the server's index (its place in the listing).
+  std::uint32_t add(std::string_view id, std::string_view name);
   void seal();
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
   [[nodiscard]] bool contains_id(std::string_view id) const;
+  // The index of the server of that id; sealed only.
+  [[nodiscard]] std::optional<std::uint32_t> index_of_id(std::string_view id) const;
   // The id of the server of that name (of several with one name, the last listed, as the full
   // listing's map by name had it). Always empty without names.
   [[nodiscard]] std::optional<std::string_view> id_by_name(std::string_view name) const;
+
+  // The server at `index` is selected into the scope numbered `scope` (reconcile_scopes order).
+  void mark_selected(std::size_t scope, std::uint32_t index);
+  // Whether the record `key` of scope `scope` (keyed by id or, `by_name`, by name) belongs to a
+  // server marked selected into it. By name: any of the servers of that name. Sealed only.
+  [[nodiscard]] bool selected(std::size_t scope, std::string_view key, bool by_name) const;
 
  private:
   struct Entry {
@@ -83,9 +97,10 @@ class ListedServers {
   [[nodiscard]] std::string_view name_of(std::uint32_t index) const;
   bool with_names_;
   std::string text_;
-  std::vector<Entry> entries_;          // in listing order
-  std::vector<std::uint32_t> by_id_;    // entries_ indexes, sorted by id
-  std::vector<std::uint32_t> by_name_;  // sorted by name, then listing order (with names only)
+  std::vector<Entry> entries_;               // in listing order
+  std::vector<std::uint32_t> by_id_;         // entries_ indexes, sorted by id
+  std::vector<std::uint32_t> by_name_;       // sorted by name, then listing order (with names only)
+  std::vector<std::vector<bool>> selected_;  // by scope, then by index
 };
 
 // One Vault folder holding one record per server of one cloud.
@@ -114,11 +129,17 @@ struct ReconcileResult {
   std::vector<std::string> errors;      // folders or records that could not be read
 };
 
+// The scope numbers (reconcile_scopes order) that each policy writes its records into, in the
+// config's policy order; none for a policy whose template cannot be listed.
+[[nodiscard]] std::vector<std::optional<std::size_t>> policy_scopes(const config::Config& config);
+
 // `listings`: the complete listing of every cloud listed in this tick (others are skipped: never
-// mark a server gone on a failed listing), sealed. `selected`: the Vault paths the tick already
-// covers. `marked`: selected paths whose metadata still carries `gone_since` (to be cleared).
-// Both sealed. A pending record outside every selection is a rare case: its server is fetched
-// by id (EcsClient::get_server) for the resume.
+// mark a server gone on a failed listing), sealed, with the servers the tick selected marked.
+// `selected`: the Vault paths the tick also covers, of servers selected from a later listing of
+// the same cloud but missing from the kept one (a server that appeared in between).
+// `marked`: selected paths whose metadata still carries `gone_since` (to be cleared). Both
+// sealed. A pending record outside every selection is a rare case: its server is fetched by id
+// (EcsClient::get_server) for the resume.
 ReconcileResult reconcile(Runtime& runtime, const std::map<std::string, ListedServers>& listings,
                           const StringSet& selected, const StringSet& marked,
                           config::SysSeconds now);

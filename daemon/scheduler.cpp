@@ -143,8 +143,12 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
   StringSet selected_paths;
   StringSet marked_paths;              // selected, but still marked gone_since
   std::set<std::string> named_clouds;  // clouds with a record template by name
+  std::vector<ReconcileScope> scopes;
+  std::vector<std::optional<std::size_t>> scope_of_policy;  // by config policy index
   if (reconciling) {
-    for (const auto& scope : reconcile_scopes(cfg, nullptr)) {
+    scopes = reconcile_scopes(cfg, nullptr);
+    scope_of_policy = policy_scopes(cfg);
+    for (const auto& scope : scopes) {
       if (scope.by_name) {
         named_clouds.insert(scope.cloud);
       }
@@ -181,7 +185,8 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     }
   };
 
-  for (const auto& policy : cfg.policies) {
+  for (std::size_t policy_number = 0; policy_number < cfg.policies.size(); ++policy_number) {
+    const config::Policy& policy = cfg.policies[policy_number];
     PolicyView pv;
     pv.name = policy.name;
     {
@@ -213,6 +218,15 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     if (reconciling && listings.count(policy.cloud) == 0) {
       listed.emplace(named_clouds.count(policy.cloud) != 0);
     }
+    // The records this policy's selection covers, for the reconcile pass: a mark on the server
+    // in its cloud's kept listing, or (a scope of another cloud; a server missing from the kept
+    // listing, which an earlier policy's listing of this cloud made) its path.
+    std::optional<std::size_t> scope;
+    if (reconciling && scope_of_policy[policy_number] &&
+        scopes[*scope_of_policy[policy_number]].cloud == policy.cloud) {
+      scope = scope_of_policy[policy_number];
+    }
+    std::vector<std::uint32_t> kept_marks;  // into the kept listing, once this one succeeds
     bool first_page = true;
     bool in_window = false;
     engine::RotationPolicy rotation;
@@ -223,7 +237,24 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     // mean few reads in flight.
     constexpr std::size_t kMetadataChunk = 512;
     std::vector<ecs::Server> chunk;
+    std::vector<std::uint32_t> chunk_listed;  // the chunk's indexes in `listed`, if built here
     std::vector<std::string> chunk_paths;
+    const auto select = [&](std::size_t index, const std::string& path) {
+      if (!reconciling) {
+        return;
+      }
+      if (scope && listed) {
+        listed->mark_selected(*scope, chunk_listed[index]);
+        return;
+      }
+      if (scope) {
+        if (auto kept = listings.at(policy.cloud).index_of_id(chunk[index].id)) {
+          kept_marks.push_back(*kept);
+          return;
+        }
+      }
+      selected_paths.add(path);
+    };
     const auto process_chunk = [&] {
       chunk_paths.clear();
       for (const auto& server : chunk) {
@@ -239,9 +270,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
         sv.server_name = server.name;
         sv.state = "unrotated";
         const std::string& path = chunk_paths[index];
-        if (reconciling) {
-          selected_paths.add(path);
-        }
+        select(index, path);
         auto& metadata = chunk_metadata[index];
         if (metadata && engine::RecordStore::mirror_is_stale(*metadata)) {
           // The mirror lags the data (a failed mirror write, or a crash between the two): the
@@ -319,6 +348,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
         }
       }
       chunk.clear();
+      chunk_listed.clear();
     };
     const auto on_page = [&](ecs::ServerPage& page) -> Result<void> {
       if (first_page) {
@@ -330,18 +360,26 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
         if (page.count) {
           // The cloud's count, bounded: a hint for one allocation, not a trusted size.
           const std::size_t expected = std::min(*page.count, ecs::ServerFilter{}.max_servers);
-          view.reserve(view.size() + expected);
+          std::size_t text = 0;
+          for (const auto& server : page.servers) {
+            text += server.id.size() + server.name.size();
+          }
+          const std::size_t each = page.servers.empty() ? 48 : text / page.servers.size() + 1;
+          view.reserve(view.size() + expected, each);
           if (listed) {
-            listed->reserve(expected);
+            listed->reserve(expected, each);
           }
         }
       }
+      const std::uint32_t listed_base =
+          listed ? static_cast<std::uint32_t>(listed->size()) : std::uint32_t{0};
       if (listed) {
         for (const auto& server : page.servers) {
-          listed->add(server.id, server.name);
+          (void)listed->add(server.id, server.name);
         }
       }
       for (const std::size_t index : select_indexes(policy, page.servers)) {
+        chunk_listed.push_back(listed_base + static_cast<std::uint32_t>(index));
         chunk.push_back(std::move(page.servers[index]));
         if (chunk.size() == kMetadataChunk) {
           process_chunk();
@@ -374,6 +412,9 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     if (listed) {
       listed->seal();
       listings.emplace(policy.cloud, std::move(*listed));
+    }
+    for (const std::uint32_t kept : kept_marks) {
+      listings.at(policy.cloud).mark_selected(*scope, kept);
     }
     if (!resumes.empty() || !due.empty()) {
       add_jobs(policy, rotator, rotation, servers_per_job(rotation, *cloud_cfg), in_window,
@@ -948,6 +989,11 @@ std::string_view ServerTable::id_of(const Entry& entry) const {
 ServerTable::Entry ServerTable::pack(const ServerView& sv) {
   Entry entry;
   entry.text_at = text_.size();
+  const std::size_t needed =
+      text_.size() + sv.server_id.size() + sv.server_name.size() + sv.quarantined.size();
+  if (needed > text_.capacity()) {
+    text_.reserve(needed + needed / 4);  // by a quarter, not doubled (see reserve())
+  }
   text_.append(sv.server_id).append(sv.server_name).append(sv.quarantined);
   entry.id_size = static_cast<std::uint32_t>(sv.server_id.size());
   entry.name_size = static_cast<std::uint32_t>(sv.server_name.size());
@@ -980,10 +1026,12 @@ ServerView ServerTable::unpack(const Entry& entry) const {
   return sv;
 }
 
-void ServerTable::reserve(std::size_t servers) {
+void ServerTable::reserve(std::size_t servers, std::size_t text_per_server) {
   entries_.reserve(servers);
-  // A UUID and a short name: one reallocation of the buffer at most for a typical fleet.
-  text_.reserve(text_.size() + (servers - std::min(servers, entries_.size())) * 48);
+  // The caller's measure of its first servers, and a little more: a buffer that doubles past
+  // its guess holds up to twice the text (9.6 MB for 100,000 ids and short names, not 5).
+  const std::size_t more = servers - std::min(servers, entries_.size());
+  text_.reserve(text_.size() + more * (text_per_server + text_per_server / 8));
 }
 
 std::uint16_t ServerTable::intern(std::string_view name) {

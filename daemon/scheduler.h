@@ -20,7 +20,7 @@
 //
 // Memory: between ticks the scheduler keeps one compact entry per server (ServerTable), not the
 // ECS listing; the listing is consumed a page at a time (EcsClient::for_each_server_page), and
-// the reconcile pass gets only the listed ids (ListedServers) and the selected paths (StringSet);
+// the reconcile pass gets only the listed ids, with a bit for each selected one (ListedServers);
 // the cache is written and read as a stream.
 
 #include <atomic>
@@ -64,7 +64,8 @@ class ServerTable {
  public:
   // The last one added for an id wins (as assigning into a map would).
   void add(const ServerView& sv);
-  void reserve(std::size_t servers);
+  // Room for `servers` in all, of `text_per_server` bytes of id, name and reason each.
+  void reserve(std::size_t servers, std::size_t text_per_server);
   // Keeps the first `servers` added (before seal): drops what a failed listing added.
   void truncate(std::size_t servers);
   void seal();

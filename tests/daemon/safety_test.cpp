@@ -416,6 +416,44 @@ TEST_F(SafetyTest, PendingRecordOutsideTheSelectionIsResumed) {
   expect_no_lockout(*excluded);
 }
 
+// Two policies of one cloud write into one folder: the reconcile pass knows the second one's
+// servers (listed again, marked in the first one's kept listing) as covered, so its pending
+// record is resumed once, by its policy, not again as one outside every selection.
+TEST_F(SafetyTest, SecondPolicyOfACloudCoversItsRecords) {
+  rotor::testing::LogCapture logs;
+  add(2, "web");
+  const auto db = add(2, "db");
+  const std::string policies = R"(  - name: web
+    cloud: sim
+    select: { tags: { env: web } }
+    max_age: 7d
+  - name: db
+    cloud: sim
+    select: { tags: { env: db } }
+    max_age: 7d
+)";
+  auto db_first = runtime(R"(  - name: db
+    cloud: sim
+    select: { tags: { env: db } }
+    max_age: 7d
+)");
+  crash_after_reset(*db_first, db[0]);
+  auto rt = runtime(policies);
+  Scheduler scheduler(*rt, options());
+  const auto summary = scheduler.tick(stop_);
+  EXPECT_TRUE(summary.reconciled);
+  EXPECT_EQ(summary.rotated, 4U);
+  const auto runs_of = [&](const std::string& id) {
+    return std::count_if(reports_.begin(), reports_.end(),
+                         [&](const auto& report) { return report.server_id == id; });
+  };
+  EXPECT_EQ(runs_of(db[0]), 1);
+  EXPECT_EQ(runs_of(db[1]), 1);
+  EXPECT_FALSE(logs.contains("outside every policy's selection"));
+  EXPECT_EQ(scheduler.policies().back().gone, 0U);
+  expect_no_lockout(*rt);
+}
+
 // Fails the ECS listing's second page (403) while `fail` is set; counts the first pages asked for.
 class FailingSecondPage final : public HttpTransport {
  public:

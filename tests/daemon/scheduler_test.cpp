@@ -529,6 +529,33 @@ TEST(ReconcileSetsTest, ListedServersFindIdsAndNames) {
   EXPECT_EQ(ids.id_by_name("db"), std::nullopt);
 }
 
+// The tick's selection, as marks on the listing: exact per scope, by id or by any server of the
+// name, and a mark set while the listing was still growing is kept.
+TEST(ReconcileSetsTest, ListedServersRemembersTheSelectionPerScope) {
+  ListedServers listed(true);
+  const std::uint32_t web = listed.add("id-2", "web");
+  listed.mark_selected(1, web);
+  (void)listed.add("id-1", "db");
+  const std::uint32_t second_web = listed.add("id-3", "web");
+  for (int i = 0; i < 100; ++i) {
+    (void)listed.add("id-x" + std::to_string(i), "x");
+  }
+  listed.seal();
+  EXPECT_TRUE(listed.selected(1, "id-2", false));
+  EXPECT_FALSE(listed.selected(0, "id-2", false)) << "another scope";
+  EXPECT_FALSE(listed.selected(2, "id-2", false)) << "a scope never marked";
+  EXPECT_FALSE(listed.selected(1, "id-1", false));
+  EXPECT_FALSE(listed.selected(1, "id-", false));
+  EXPECT_TRUE(listed.selected(1, "web", true)) << "by name: one of the servers of that name";
+  EXPECT_FALSE(listed.selected(1, "db", true));
+  EXPECT_FALSE(listed.selected(1, "we", true));
+  ASSERT_EQ(listed.index_of_id("id-3"), std::optional<std::uint32_t>(second_web));
+  listed.mark_selected(0, second_web);
+  EXPECT_TRUE(listed.selected(0, "web", true));
+  EXPECT_TRUE(listed.selected(0, "id-3", false));
+  EXPECT_FALSE(listed.selected(0, "id-x99", false));
+}
+
 // A table rolled back to a mark keeps exactly the servers added before it.
 TEST(ServerTableTest, TruncateDropsWhatAFailedListingAdded) {
   ServerTable table;
