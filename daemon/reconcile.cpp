@@ -279,8 +279,8 @@ std::vector<ReconcileScope> reconcile_scopes(const config::Config& config,
   return scopes;
 }
 
-std::vector<std::optional<std::size_t>> policy_scopes(const config::Config& config) {
-  const auto scopes = reconcile_scopes(config, nullptr);
+std::vector<std::optional<std::size_t>> policy_scopes(const config::Config& config,
+                                                      const std::vector<ReconcileScope>& scopes) {
   std::vector<std::optional<std::size_t>> numbers;
   for (const auto& policy : config.policies) {
     std::optional<std::size_t> number;

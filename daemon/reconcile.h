@@ -130,8 +130,10 @@ struct ReconcileResult {
 };
 
 // The scope numbers (reconcile_scopes order) that each policy writes its records into, in the
-// config's policy order; none for a policy whose template cannot be listed.
-[[nodiscard]] std::vector<std::optional<std::size_t>> policy_scopes(const config::Config& config);
+// config's policy order; none for a policy whose template cannot be listed. `scopes`: the
+// config's reconcile_scopes().
+[[nodiscard]] std::vector<std::optional<std::size_t>> policy_scopes(
+    const config::Config& config, const std::vector<ReconcileScope>& scopes);
 
 // `listings`: the complete listing of every cloud listed in this tick (others are skipped: never
 // mark a server gone on a failed listing), sealed, with the servers the tick selected marked.

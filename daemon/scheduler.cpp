@@ -147,7 +147,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
   std::vector<std::optional<std::size_t>> scope_of_policy;  // by config policy index
   if (reconciling) {
     scopes = reconcile_scopes(cfg, nullptr);
-    scope_of_policy = policy_scopes(cfg);
+    scope_of_policy = policy_scopes(cfg, scopes);
     for (const auto& scope : scopes) {
       if (scope.by_name) {
         named_clouds.insert(scope.cloud);
