@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "common/log.h"
+#include "daemon/packed_text.h"
 #include "daemon/record_metadata.h"
 #include "daemon/selection.h"
 #include "engine/record.h"
@@ -137,7 +138,7 @@ std::string_view ListedServers::name_of(std::uint32_t index) const {
 
 void ListedServers::reserve(std::size_t servers, std::size_t text_per_server) {
   entries_.reserve(servers);
-  text_.reserve(servers * (text_per_server + text_per_server / 8));
+  reserve_packed(text_, servers - std::min(servers, entries_.size()), text_per_server);
 }
 
 std::uint32_t ListedServers::add(std::string_view id, std::string_view name) {
@@ -145,11 +146,7 @@ std::uint32_t ListedServers::add(std::string_view id, std::string_view name) {
     name = {};
   }
   Entry entry{offset32(text_.size()), offset32(id.size()), offset32(name.size())};
-  const std::size_t needed = text_.size() + id.size() + name.size();
-  if (needed > text_.capacity()) {
-    text_.reserve(needed + needed / 4);  // by a quarter: a doubled buffer is half empty
-  }
-  text_.append(id).append(name);
+  append_packed(text_, {id, name});
   entries_.push_back(entry);
   return offset32(entries_.size() - 1);
 }
@@ -296,7 +293,8 @@ std::vector<std::optional<std::size_t>> policy_scopes(const config::Config& conf
   return numbers;
 }
 
-ReconcileResult reconcile(Runtime& runtime, const std::map<std::string, ListedServers>& listings,
+ReconcileResult reconcile(Runtime& runtime, const std::vector<ReconcileScope>& scopes,
+                          const std::map<std::string, ListedServers>& listings,
                           const StringSet& selected, const StringSet& marked,
                           config::SysSeconds now) {
   auto logger = log::get("reconcile");
@@ -313,7 +311,6 @@ ReconcileResult reconcile(Runtime& runtime, const std::map<std::string, ListedSe
     }
   }
 
-  const auto scopes = reconcile_scopes(runtime.config(), nullptr);
   for (std::size_t scope_number = 0; scope_number < scopes.size(); ++scope_number) {
     const ReconcileScope& scope = scopes[scope_number];
     auto listing = listings.find(scope.cloud);

@@ -142,7 +142,10 @@ struct ReconcileResult {
 // `marked`: selected paths whose metadata still carries `gone_since` (to be cleared). Both
 // sealed. A pending record outside every selection is a rare case: its server is fetched by id
 // (EcsClient::get_server) for the resume.
-ReconcileResult reconcile(Runtime& runtime, const std::map<std::string, ListedServers>& listings,
+// `scopes`: reconcile_scopes() of the configuration the tick ran with, whose numbers the marks
+// of `listings` use.
+ReconcileResult reconcile(Runtime& runtime, const std::vector<ReconcileScope>& scopes,
+                          const std::map<std::string, ListedServers>& listings,
                           const StringSet& selected, const StringSet& marked,
                           config::SysSeconds now);
 

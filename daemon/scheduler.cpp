@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "daemon/metadata_reader.h"
+#include "daemon/packed_text.h"
 #include "daemon/ramp.h"
 #include "daemon/reconcile.h"
 #include "daemon/record_metadata.h"
@@ -144,9 +145,10 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
   StringSet marked_paths;              // selected, but still marked gone_since
   std::set<std::string> named_clouds;  // clouds with a record template by name
   std::vector<ReconcileScope> scopes;
+  std::vector<std::string> unsupported;  // policies whose records cannot be listed per folder
   std::vector<std::optional<std::size_t>> scope_of_policy;  // by config policy index
   if (reconciling) {
-    scopes = reconcile_scopes(cfg, nullptr);
+    scopes = reconcile_scopes(cfg, &unsupported);
     scope_of_policy = policy_scopes(cfg, scopes);
     for (const auto& scope : scopes) {
       if (scope.by_name) {
@@ -429,8 +431,6 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     next_reconcile_ = now + options_.reconcile_interval;
     if (!warned_unsupported_) {
       warned_unsupported_ = true;
-      std::vector<std::string> unsupported;
-      (void)reconcile_scopes(cfg, &unsupported);
       for (const auto& name : unsupported) {
         logger->warn(
             "reconcile: the record path template does not end in {{server_id}} or "
@@ -440,7 +440,7 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
     }
     selected_paths.seal();
     marked_paths.seal();
-    auto reconciled = reconcile(rt, listings, selected_paths, marked_paths, now);
+    auto reconciled = reconcile(rt, scopes, listings, selected_paths, marked_paths, now);
     for (const auto& error : reconciled.errors) {
       if (repeats_.admit("reconcile: " + error, now)) {
         logger->warn("reconcile failed error=\"{}\"", error);
@@ -989,12 +989,7 @@ std::string_view ServerTable::id_of(const Entry& entry) const {
 ServerTable::Entry ServerTable::pack(const ServerView& sv) {
   Entry entry;
   entry.text_at = text_.size();
-  const std::size_t needed =
-      text_.size() + sv.server_id.size() + sv.server_name.size() + sv.quarantined.size();
-  if (needed > text_.capacity()) {
-    text_.reserve(needed + needed / 4);  // by a quarter, not doubled (see reserve())
-  }
-  text_.append(sv.server_id).append(sv.server_name).append(sv.quarantined);
+  append_packed(text_, {sv.server_id, sv.server_name, sv.quarantined});
   entry.id_size = static_cast<std::uint32_t>(sv.server_id.size());
   entry.name_size = static_cast<std::uint32_t>(sv.server_name.size());
   entry.quarantined_size = static_cast<std::uint32_t>(sv.quarantined.size());
@@ -1028,10 +1023,7 @@ ServerView ServerTable::unpack(const Entry& entry) const {
 
 void ServerTable::reserve(std::size_t servers, std::size_t text_per_server) {
   entries_.reserve(servers);
-  // The caller's measure of its first servers, and a little more: a buffer that doubles past
-  // its guess holds up to twice the text (9.6 MB for 100,000 ids and short names, not 5).
-  const std::size_t more = servers - std::min(servers, entries_.size());
-  text_.reserve(text_.size() + more * (text_per_server + text_per_server / 8));
+  reserve_packed(text_, servers - std::min(servers, entries_.size()), text_per_server);
 }
 
 std::uint16_t ServerTable::intern(std::string_view name) {

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/packed_text.h"
 #include "daemon/reconcile.h"
 #include "daemon/runtime.h"
 #include "tests/support/log_capture.h"
@@ -554,6 +555,33 @@ TEST(ReconcileSetsTest, ListedServersRemembersTheSelectionPerScope) {
   EXPECT_TRUE(listed.selected(0, "web", true));
   EXPECT_TRUE(listed.selected(0, "id-3", false));
   EXPECT_FALSE(listed.selected(0, "id-x99", false));
+}
+
+// The fleet's text buffers hold what was reserved, and past it grow by a quarter: libstdc++'s
+// reserve() alone would double them (100,000 ids and names: 5 MB of text in a 10 MB buffer).
+TEST(PackedTextTest, GrowsByAQuarterNotDoubled) {
+  std::string text;
+  reserve_packed(text, 1000, 16);
+  EXPECT_EQ(text.capacity(), 1000U * 18);
+  const std::string part(16, 'x');
+  for (int i = 0; i < 1000; ++i) {
+    append_packed(text, {part, ""});
+  }
+  EXPECT_EQ(text.capacity(), 1000U * 18) << "the eighth more was enough";
+  while (text.size() + 16 <= text.capacity()) {
+    append_packed(text, {part});
+  }
+  const std::size_t full = text.capacity();
+  append_packed(text, {"a", part});
+  const std::size_t needed = text.size();
+  EXPECT_GT(needed, full);
+  EXPECT_EQ(text.capacity(), needed + needed / 4) << "a quarter more than it needed";
+  EXPECT_EQ(text.substr(0, 16), part);
+  EXPECT_EQ(text.substr(text.size() - 17), "a" + part);
+  const std::size_t grown = text.capacity();
+  reserve_packed(text, 10, 16);
+  EXPECT_LT(text.capacity(), grown + grown / 2) << "a reserve past the capacity is not doubled";
+  EXPECT_GE(text.capacity(), text.size() + 10 * 18);
 }
 
 // A table rolled back to a mark keeps exactly the servers added before it.
