@@ -136,9 +136,10 @@ std::string_view ListedServers::name_of(std::uint32_t index) const {
   return std::string_view(text_).substr(std::size_t{entry.at} + entry.id_size, entry.name_size);
 }
 
-void ListedServers::reserve(std::size_t servers, std::size_t text_per_server) {
+void ListedServers::reserve(std::size_t servers, std::size_t id_bytes, std::size_t name_bytes) {
   entries_.reserve(servers);
-  reserve_packed(text_, servers - std::min(servers, entries_.size()), text_per_server);
+  reserve_packed(text_, servers - std::min(servers, entries_.size()),
+                 id_bytes + (with_names_ ? name_bytes : 0));
 }
 
 std::uint32_t ListedServers::add(std::string_view id, std::string_view name) {

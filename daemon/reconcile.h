@@ -68,8 +68,9 @@ class StringSet {
 class ListedServers {
  public:
   explicit ListedServers(bool with_names = false) : with_names_(with_names) {}
-  // Room for `servers`, of `text_per_server` bytes of id and name each.
-  void reserve(std::size_t servers, std::size_t text_per_server);
+  // Room for `servers`, of about `id_bytes` of id and `name_bytes` of name each (the names
+  // only where they are kept).
+  void reserve(std::size_t servers, std::size_t id_bytes, std::size_t name_bytes);
   // Returns the server's index (its place in the listing).
   std::uint32_t add(std::string_view id, std::string_view name);
   void seal();
