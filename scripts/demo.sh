@@ -48,10 +48,15 @@ openssl rand -hex 16 | sed 's/^/hvs.demo/' > "$work/vault-token"
 echo "AKDEMO0000000000000" > "$work/ak"
 openssl rand -base64 30 > "$work/sk"
 
-start_sim() {  # name, args…: starts a simulator and echoes the URL from its first line of output
+# Started in this shell, not in a $(...) subshell, so that cleanup() knows their pids (it did not,
+# and the simulators outlived the demo).
+start_sim() {  # name, args…: starts a simulator in the background
   local name=$1; shift
   "$sim" "$@" > "$work/$name.out" 2> "$work/$name.log" &
   pids+=($!)
+}
+sim_url() {  # name: the URL from the simulator's first line of output, once it is listening
+  local name=$1
   for _ in $(seq 100); do
     if [[ -s $work/$name.out ]]; then head -n1 "$work/$name.out" | grep -o 'https\?://[^ ]*'; return; fi
     sleep 0.1
@@ -60,11 +65,13 @@ start_sim() {  # name, args…: starts a simulator and echoes the URL from its f
 }
 
 say "Starting the simulators"
-vault_url=$(start_sim vault vault --listen 127.0.0.1:0 --tls-cert "$work/server.pem" \
-  --tls-key "$work/server.key" --root-token-file "$work/vault-token")
-ecs_url=$(start_sim ecs ecs --listen 127.0.0.1:0 --tls-cert "$work/server.pem" --tls-key "$work/server.key" \
+start_sim vault vault --listen 127.0.0.1:0 --tls-cert "$work/server.pem" \
+  --tls-key "$work/server.key" --root-token-file "$work/vault-token"
+start_sim ecs ecs --listen 127.0.0.1:0 --tls-cert "$work/server.pem" --tls-key "$work/server.key" \
   --ak "$(cat "$work/ak")" --sk-file "$work/sk" --servers 200 --windows-share 0.35 \
-  --no-plugin-share 0.03 --seed 7 --faults flaky)
+  --no-plugin-share 0.03 --seed 7 --faults flaky
+vault_url=$(sim_url vault)
+ecs_url=$(sim_url ecs)
 echo "Vault simulator: $vault_url"
 echo "ECS simulator:   $ecs_url  (200 servers; 'flaky' faults: timeouts, resets, 5xx, throttling)"
 
