@@ -126,8 +126,8 @@ TickSummary Scheduler::tick(const std::atomic<bool>& stop) {
   SysSeconds next_wake = now + options_.tick_interval;
   // The tick builds the whole table again and never reads the previous one, and the service
   // reads it only between ticks, on this thread: freed now, the tick does not hold two tables
-  // (10 MB each at 100,000 servers: a first and a second tick peaked at 52.4 MB VmHWM with the
-  // old one kept, 46.7 MB without; docs/benchmarks.md). The state cache on disk keeps the last
+  // (10 MB each at 100,000 servers: a first and a second tick peaked at 53.6 MB VmHWM with the
+  // old one kept, 47.8 MB without; docs/benchmarks.md). The state cache on disk keeps the last
   // table across a crash.
   {
     std::lock_guard lock(mutex_);
